@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+// Granary: a parallel file system client and cache for AI training data.
+//
+// Module layering (arrows point down only; see docs/ARCHITECTURE.md):
+//   granary, granaryd -> GranaryManager, GranaryStorage -> GranaryMeta, GranaryTransport
+//   -> GranaryWire -> GranaryCore -> CISAL
+// Each C library is wrapped by exactly one Swift module:
+//   CISAL -> GranaryCore, CErasureCode -> GranaryErasure, CVerbs -> GranaryTransport, CFuse3 -> GranaryFUSE.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Granary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "granary", targets: ["granary"]),
+        .executable(name: "granaryd", targets: ["granaryd"]),
+        .library(name: "GranaryCore", targets: ["GranaryCore"]),
+        .library(name: "GranaryTransport", targets: ["GranaryTransport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries (module map + shim header each)
+        .systemLibrary(name: "CISAL", path: "Sources/CISAL", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CErasureCode", path: "Sources/CErasureCode", providers: [.apt(["liberasurecode-dev"])]),
+        .systemLibrary(name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CVerbs", path: "Sources/CVerbs", providers: [.apt(["librdmacm-dev", "libibverbs-dev"])]),
+
+        // MARK: Library modules
+        .target(name: "GranaryCore", dependencies: [
+            "CISAL",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "GranaryWire", dependencies: ["GranaryCore"], swiftSettings: swiftSettings),
+        .target(name: "GranaryTransport", dependencies: [
+            "GranaryWire", "GranaryCore", "CVerbs",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "GranaryErasure", dependencies: ["GranaryCore", "CErasureCode"], swiftSettings: swiftSettings),
+        .target(name: "GranaryFUSE", dependencies: ["GranaryCore", "CFuse3"], swiftSettings: swiftSettings),
+        .target(name: "GranaryMeta", dependencies: [
+            "GranaryCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "GranaryStorage", dependencies: [
+            "GranaryCore", "GranaryWire", "GranaryTransport",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "GranaryManager", dependencies: [
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
+        // MARK: Executables
+        .executableTarget(name: "granaryd", dependencies: [
+            "GranaryCore", "GranaryTransport", "GranaryStorage", "GranaryManager",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "daemon", swiftSettings: swiftSettings),
+        .executableTarget(name: "granary", dependencies: [
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
+            "GranaryErasure", "GranaryFUSE",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+
+        // MARK: Tests (one target per module, plus integration tests that start real processes)
+        .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore"]),
+        .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore"]),
+        .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
+    ]
+)

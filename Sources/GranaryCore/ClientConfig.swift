@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a client (the `granary` CLI, a mount, a loader) needs to reach a cluster: the managers and
+/// the secret. `granary up` writes one to `defaultPath`, where every other command looks first.
+public struct ClientConfig: Sendable, Equatable {
+    public var file: String
+    public var managers: [Endpoint]
+    public var secretFile: String
+    public var transport: TransportSettings
+
+    public init(file: String, managers: [Endpoint], secretFile: String, transport: TransportSettings = .init()) {
+        self.file = file
+        self.managers = managers
+        self.secretFile = secretFile
+        self.transport = transport
+    }
+
+    /// `$GRANARY_CONFIG`, else `$XDG_CONFIG_HOME/granary/client.toml`, else `~/.config/granary/client.toml`.
+    public static var defaultPath: String {
+        if let p = getenv("GRANARY_CONFIG") { return String(cString: p) }
+        if let x = getenv("XDG_CONFIG_HOME"), x.pointee != 0 { return String(cString: x) + "/granary/client.toml" }
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+        return home + "/.config/granary/client.toml"
+    }
+
+    public static func load(path: String) throws(ConfigError) -> ClientConfig {
+        let r = try ConfigReader(path: path)
+        guard let cluster = try r.table("cluster") else { throw .missingKey(file: path, key: "cluster") }
+        let secret = try cluster.requiredString("secret_file")
+        let managers = try cluster.endpoints("managers") ?? []
+        if managers.isEmpty { throw .missingKey(file: path, key: "cluster.managers") }
+        let transport = try TransportSettings.read(from: r)
+        try r.finish()
+        return ClientConfig(file: path, managers: managers, secretFile: secret, transport: transport)
+    }
+
+    /// The TOML text of this config.
+    public var toml: String {
+        """
+        # Granary client configuration (written by `granary up`).
+        [cluster]
+        managers = [\(managers.map { "\"\($0)\"" }.joined(separator: ", "))]
+        secret_file = "\(secretFile)"
+
+        """
+    }
+}

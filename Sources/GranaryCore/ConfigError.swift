@@ -1,0 +1,25 @@
+/// Why a configuration file was refused. Every case names the file and the key or path at fault.
+public enum ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unreadable(file: String, reason: String)
+    case syntax(file: String, line: Int, column: Int, reason: String)
+    case unknownKey(file: String, key: String)
+    case missingKey(file: String, key: String)
+    case badValue(file: String, key: String, value: String, expected: String)
+    case missingDirectory(file: String, key: String, path: String)
+    case unsafePermissions(file: String, mode: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason): return "\(file): cannot read: \(reason)"
+        case let .syntax(file, line, column, reason): return "\(file):\(line):\(column): TOML syntax error: \(reason)"
+        case let .unknownKey(file, key): return "\(file): unknown key '\(key)'"
+        case let .missingKey(file, key): return "\(file): missing required key '\(key)'"
+        case let .badValue(file, key, value, expected):
+            return "\(file): bad value for '\(key)': \(value) (expected \(expected))"
+        case let .missingDirectory(file, key, path):
+            return "\(file): '\(key)' names '\(path)', which is not an existing directory"
+        case let .unsafePermissions(file, mode):
+            return "\(file): mode \(mode) lets other users read it; run chmod 600 \(file)"
+        }
+    }
+}

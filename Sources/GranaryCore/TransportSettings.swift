@@ -1,0 +1,26 @@
+/// Limits and timeouts of the wire protocol and transport, shared by daemons and clients
+/// (`[transport]` in both config files).
+public struct TransportSettings: Sendable, Equatable {
+    /// Frames with a longer payload are refused and the connection closed.
+    public var maxFrameBytes: Int = 64 << 20
+    public var connectTimeoutMs: Int = 3_000
+    /// A request with no response by then fails with a timeout (the connection stays usable).
+    public var requestTimeoutMs: Int = 30_000
+    /// A peer that has not authenticated by then is disconnected.
+    public var authTimeoutMs: Int = 5_000
+
+    public init() {}
+
+    static let keysHelp = "max_frame, connect_timeout_ms, request_timeout_ms, auth_timeout_ms"
+
+    /// Reads `[transport]` if present.
+    public static func read(from root: ConfigReader) throws(ConfigError) -> TransportSettings {
+        var s = TransportSettings()
+        guard let t = try root.table("transport") else { return s }
+        if let v = try t.byteSize("max_frame", range: 4096...(1 << 30)) { s.maxFrameBytes = Int(v.bytes) }
+        if let v = try t.int("connect_timeout_ms", range: 1...600_000) { s.connectTimeoutMs = v }
+        if let v = try t.int("request_timeout_ms", range: 1...3_600_000) { s.requestTimeoutMs = v }
+        if let v = try t.int("auth_timeout_ms", range: 1...600_000) { s.authTimeoutMs = v }
+        return s
+    }
+}
