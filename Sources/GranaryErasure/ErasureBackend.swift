@@ -26,9 +26,6 @@ public enum ErasureBackend: String, CaseIterable, Sendable, Codable {
     /// Every backend liberasurecode can load here, best first.
     public static var available: [ErasureBackend] { allCases.filter(\.isAvailable) }
 
-    /// liberasurecode's version as `major.minor.rev`.
-    public static var libraryVersion: String {
-        let v = UInt32(LIBERASURECODE_VERSION)
-        return "\(v >> 16).\((v >> 8) & 0xFF).\(v & 0xFF)"
-    }
+    /// The liberasurecode headers' version (`major.minor.rev`) this build compiled against.
+    public static var libraryVersion: String { "\(_MAJOR).\(_MINOR).\(_REV)" }
 }

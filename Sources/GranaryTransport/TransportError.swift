@@ -1,0 +1,41 @@
+import GranaryCore
+import GranaryWire
+
+/// Why a transport operation failed. Each case names the peer.
+public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    case connectFailed(Endpoint, reason: String)
+    case connectTimeout(Endpoint, ms: Int)
+    case authenticationFailed(Endpoint, reason: String)
+    case timeout(Endpoint, MessageType, ms: Int)
+    /// The connection closed (peer gone, or we closed it); in-flight requests fail with this.
+    case connectionClosed(Endpoint, reason: String)
+    case protocolError(Endpoint, WireError)
+    /// The peer answered with an error response.
+    case remote(Endpoint, RemoteError)
+    /// The response body had a different size than the caller's buffer.
+    case unexpectedLength(Endpoint, expected: Int, got: Int)
+    case listenFailed(Endpoint, reason: String)
+    /// No RDMA device on this host (see `transport = "tcp"`).
+    case rdmaUnavailable(reason: String)
+
+    public var description: String {
+        switch self {
+        case let .connectFailed(e, r): return "cannot connect to \(e): \(r)"
+        case let .connectTimeout(e, ms): return "connecting to \(e) timed out after \(ms) ms"
+        case let .authenticationFailed(e, r): return "authentication with \(e) failed: \(r)"
+        case let .timeout(e, t, ms): return "\(t) request to \(e) got no response within \(ms) ms"
+        case let .connectionClosed(e, r): return "connection to \(e) closed: \(r)"
+        case let .protocolError(e, w): return "protocol error from \(e): \(w)"
+        case let .remote(e, r): return "\(e) answered: \(r.message)"
+        case let .unexpectedLength(e, x, g): return "\(e) sent \(g) bytes where \(x) were expected"
+        case let .listenFailed(e, r): return "cannot listen on \(e): \(r)"
+        case let .rdmaUnavailable(r): return "RDMA transport unavailable: \(r); set transport = \"tcp\" to use TCP"
+        }
+    }
+
+    /// The remote error, if the peer answered with one.
+    public var remoteError: RemoteError? {
+        if case let .remote(_, r) = self { return r }
+        return nil
+    }
+}

@@ -1,0 +1,45 @@
+/// Every message the Granary protocol knows. A response carries its request's type with the
+/// response flag set; an unknown value is a protocol error.
+public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    // Authentication (must come first on every connection).
+    case authChallenge = 1
+    case authResponse = 2
+    case authResult = 3
+
+    case ping = 10
+
+    // Storage node: chunk operations.
+    case putChunk = 100
+    case getChunk = 101
+    case readChunk = 102
+    case deleteChunk = 103
+    case listChunks = 104
+    case driveStatus = 105
+
+    // Manager: membership and the cluster map.
+    case registerNode = 200
+    case heartbeat = 201
+    case getClusterMap = 202
+    case drainNode = 203
+    case undrainNode = 204
+
+    public var description: String {
+        switch self {
+        case .authChallenge: return "auth-challenge"
+        case .authResponse: return "auth-response"
+        case .authResult: return "auth-result"
+        case .ping: return "ping"
+        case .putChunk: return "put-chunk"
+        case .getChunk: return "get-chunk"
+        case .readChunk: return "read-chunk"
+        case .deleteChunk: return "delete-chunk"
+        case .listChunks: return "list-chunks"
+        case .driveStatus: return "drive-status"
+        case .registerNode: return "register-node"
+        case .heartbeat: return "heartbeat"
+        case .getClusterMap: return "get-cluster-map"
+        case .drainNode: return "drain-node"
+        case .undrainNode: return "undrain-node"
+        }
+    }
+}
