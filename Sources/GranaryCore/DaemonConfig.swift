@@ -15,6 +15,10 @@ public struct DaemonConfig: Sendable, Equatable {
     public struct Drive: Sendable, Equatable {
         public var name: String
         public var path: String
+        public init(name: String, path: String) {
+            self.name = name
+            self.path = path
+        }
     }
 
     public struct Storage: Sendable, Equatable {

@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GranaryCore
+import Testing
+
+@Suite struct ConfigTests {
+    static func tempDir() -> String {
+        var template = Array("/tmp/granary-core-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    }
+
+    static func config(drivePath: String, extra: String = "", storageExtra: String = "") -> String {
+        """
+        roles = ["manager", "storage"]
+        \(extra)
+        [cluster]
+        secret_file = "/tmp/s"
+        managers = ["127.0.0.1:7400"]
+
+        [manager]
+        listen = "127.0.0.1:7400"
+        data_dir = "/tmp/m"
+
+        [storage]
+        node_id = "node-1"
+        listen = "127.0.0.1:0"
+        \(storageExtra)
+        [[storage.drives]]
+        name = "d0"
+        path = "\(drivePath)"
+        """
+    }
+
+    @Test func validConfigParses() throws {
+        let dir = Self.tempDir()
+        let c = try DaemonConfig.parse(text: Self.config(drivePath: dir), file: "g.toml")
+        #expect(c.roles == [.manager, .storage])
+        #expect(c.storage?.drives == [.init(name: "d0", path: dir)])
+        #expect(c.manager?.heartbeatTimeoutMs == 5000)
+        #expect(c.transport.maxFrameBytes == 64 << 20)
+    }
+
+    @Test func unknownKeyIsNamedWithItsPath() {
+        let dir = Self.tempDir()
+        #expect(throws: ConfigError.unknownKey(file: "g.toml", key: "storage.hearbeat_interval_ms")) {
+            try DaemonConfig.parse(text: Self.config(drivePath: dir, storageExtra: "hearbeat_interval_ms = 5"), file: "g.toml")
+        }
+        #expect(throws: ConfigError.unknownKey(file: "g.toml", key: "colour")) {
+            try DaemonConfig.parse(text: Self.config(drivePath: dir, extra: "colour = 1"), file: "g.toml")
+        }
+    }
+
+    @Test func badValuesAreNamed() {
+        let dir = Self.tempDir()
+        #expect {
+            try DaemonConfig.parse(text: Self.config(drivePath: dir, storageExtra: "heartbeat_interval_ms = \"soon\""), file: "g.toml")
+        } throws: { e in
+            guard case let .badValue(_, key, _, _) = e as? ConfigError else { return false }
+            return key == "storage.heartbeat_interval_ms"
+        }
+        let badRole = Self.config(drivePath: dir).replacingOccurrences(of: "\"storage\"]", with: "\"stroage\"]")
+        #expect { try DaemonConfig.parse(text: badRole, file: "g.toml") } throws: { e in
+            guard case let .badValue(_, key, _, _) = e as? ConfigError else { return false }
+            return key == "roles"
+        }
+    }
+
+    @Test func missingDriveDirectoryIsNamed() {
+        #expect(throws: ConfigError.missingDirectory(file: "g.toml", key: "storage.drives[0].path", path: "/nonexistent/granary/d0")) {
+            try DaemonConfig.parse(text: Self.config(drivePath: "/nonexistent/granary/d0"), file: "g.toml")
+        }
+    }
+
+    @Test func syntaxErrorHasLine() {
+        #expect { try DaemonConfig.parse(text: "roles = [\n[cluster", file: "g.toml") } throws: { e in
+            guard case let .syntax(file, line, _, _) = e as? ConfigError else { return false }
+            return file == "g.toml" && line > 0
+        }
+    }
+
+    @Test func missingSectionForRole() {
+        #expect(throws: ConfigError.missingKey(file: "g.toml", key: "manager")) {
+            try DaemonConfig.parse(text: """
+            roles = ["manager"]
+            [cluster]
+            secret_file = "/tmp/s"
+            managers = ["127.0.0.1:7400"]
+            """, file: "g.toml")
+        }
+    }
+
+    @Test func secretIsStoredPrivateAndUnsafeModesRefused() throws {
+        let dir = Self.tempDir()
+        let path = dir + "/cluster.secret"
+        let s = ClusterSecret.generate()
+        try s.save(path: path)
+        #expect(try FileIO.mode(path) == 0o600)
+        #expect(try ClusterSecret.load(path: path) == s)
+        #expect(!"\(s)".contains(s.hex))
+        #expect(throws: ClusterSecret.Failure.exists(path: path)) { try ClusterSecret.generate().save(path: path) }
+        chmod(path, 0o644)
+        #expect(throws: ClusterSecret.Failure.unsafeMode(path: path, mode: "644")) { try ClusterSecret.load(path: path) }
+        try FileIO.writeAtomically(path, "not hex", mode: 0o600)
+        #expect(throws: ClusterSecret.Failure.malformed(path: path)) { try ClusterSecret.load(path: path) }
+    }
+
+    @Test func clientConfigRoundTrips() throws {
+        let dir = Self.tempDir()
+        let c = ClientConfig(file: dir + "/client.toml", managers: [Endpoint(host: "127.0.0.1", port: 7400)], secretFile: dir + "/s")
+        try FileIO.writeAtomically(c.file, c.toml)
+        #expect(try ClientConfig.load(path: c.file) == c)
+    }
+}
