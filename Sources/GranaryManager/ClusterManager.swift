@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GranaryCore
+import GranaryMeta
+import GranaryWire
+import Logging
+
+/// The cluster's membership and its versioned map: which storage nodes exist, where they serve,
+/// and the state of each node and drive.
+///
+/// Guarantees: the map's version grows whenever anything routed on changes (membership, address,
+/// node or drive state) and each such change is saved to the MetaStore before it is visible; a
+/// node with no heartbeat for `heartbeatTimeout` is marked down (and its drives with it); a drained
+/// node stays drained across heartbeats and manager restarts until undrained. After a restart every
+/// node starts down until it heartbeats again — the manager never claims health it has not seen.
+public actor ClusterManager {
+    let store: any MetaStore
+    let heartbeatTimeout: Double
+    let logger: Logger
+    let clock: @Sendable () -> Double
+    private(set) var map: ClusterMap
+
+    public init(store: any MetaStore, heartbeatTimeoutMs: Int, logger: Logger, clock: @escaping @Sendable () -> Double = ClusterManager.wallClock) throws(MetaError) {
+        self.store = store
+        self.heartbeatTimeout = Double(heartbeatTimeoutMs) / 1000
+        self.logger = logger
+        self.clock = clock
+        var loaded = try store.clusterMap()
+        for i in loaded.nodes.indices where loaded.nodes[i].state == .up {
+            loaded.nodes[i].state = .down
+            loaded.nodes[i].lastHeartbeat = nil
+            for j in loaded.nodes[i].drives.indices { loaded.nodes[i].drives[j].state = .down }
+        }
+        map = loaded
+    }
+
+    public static let wallClock: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    public var clusterMap: ClusterMap { map }
+
+    /// Registration and heartbeat both carry a node's whole state; the first registers it.
+    @discardableResult
+    public func heartbeat(_ hb: NodeHeartbeat) throws(MetaError) -> UInt64 {
+        let now = clock()
+        var next = map
+        if let i = next.nodes.firstIndex(where: { $0.id == hb.node }) {
+            var node = next.nodes[i]
+            if node.state == .down {
+                logger.info("node \(hb.node) is up (\(hb.address))")
+                node.state = .up
+            }
+            node.address = hb.address
+            node.lastHeartbeat = now
+            node.drives = Self.drives(from: hb, nodeState: node.state)
+            next.nodes[i] = node
+        } else {
+            logger.info("node \(hb.node) registered at \(hb.address) with \(hb.drives.count) drives")
+            next.nodes.append(NodeInfo(id: hb.node, address: hb.address, state: .up, lastHeartbeat: now, drives: Self.drives(from: hb, nodeState: .up)))
+            next.nodes.sort { $0.id < $1.id }
+        }
+        try publish(next)
+        return map.version
+    }
+
+    static func drives(from hb: NodeHeartbeat, nodeState: NodeState) -> [DriveInfo] {
+        hb.drives.compactMap { r in
+            guard let id = DriveID(node: hb.node, name: r.name) else { return nil }
+            let state: DriveState
+            switch (nodeState, r.condition) {
+            case (.drained, _): state = .drained
+            case (.down, _): state = .down
+            case (.up, .ok): state = .up
+            case (.up, .readOnly): state = .readOnly
+            case (.up, .failed): state = .failed
+            }
+            return DriveInfo(id: id, state: state, capacityBytes: r.capacityBytes, usedBytes: r.usedBytes,
+                             freeBytes: r.freeBytes, chunkCount: r.chunkCount, problem: r.problem)
+        }
+    }
+
+    /// Marks nodes without a recent heartbeat down. Returns the nodes that went down.
+    @discardableResult
+    public func checkLiveness() throws(MetaError) -> [NodeID] {
+        let now = clock()
+        var next = map
+        var downed: [NodeID] = []
+        for i in next.nodes.indices where next.nodes[i].state == .up {
+            let last = next.nodes[i].lastHeartbeat ?? 0
+            if now - last > heartbeatTimeout {
+                next.nodes[i].state = .down
+                for j in next.nodes[i].drives.indices { next.nodes[i].drives[j].state = .down }
+                downed.append(next.nodes[i].id)
+                logger.warning("node \(next.nodes[i].id) is down: no heartbeat for \(Int((now - last) * 1000)) ms (timeout \(Int(heartbeatTimeout * 1000)) ms)")
+            }
+        }
+        try publish(next)
+        return downed
+    }
+
+    /// Takes a node out of placement (its drives become `drained`). Idempotent.
+    public func drain(_ node: NodeID) throws(ManagerError) {
+        try setDrained(node, true)
+    }
+
+    /// Returns a drained node to service; it is `up` again at its next heartbeat.
+    public func undrain(_ node: NodeID) throws(ManagerError) {
+        try setDrained(node, false)
+    }
+
+    private func setDrained(_ node: NodeID, _ drained: Bool) throws(ManagerError) {
+        guard let i = map.nodes.firstIndex(where: { $0.id == node }) else { throw .unknownNode(node) }
+        var next = map
+        if drained {
+            guard next.nodes[i].state != .drained else { return }
+            next.nodes[i].state = .drained
+            for j in next.nodes[i].drives.indices { next.nodes[i].drives[j].state = .drained }
+            logger.notice("node \(node) drained by operator")
+        } else {
+            guard next.nodes[i].state == .drained else { return }
+            // Until the next heartbeat proves it alive, the node is down.
+            next.nodes[i].state = .down
+            next.nodes[i].lastHeartbeat = nil
+            for j in next.nodes[i].drives.indices { next.nodes[i].drives[j].state = .down }
+            logger.notice("node \(node) undrained by operator")
+        }
+        do { try publish(next) } catch { throw .meta(error) }
+    }
+
+    /// Installs `next` as the map: bumps and saves the version if anything routed on changed,
+    /// otherwise keeps the version and only refreshes the capacity figures in memory.
+    private func publish(_ next: ClusterMap) throws(MetaError) {
+        var candidate = next
+        candidate.version = map.version
+        guard Self.routingView(candidate) != Self.routingView(map) else {
+            map = candidate
+            return
+        }
+        candidate.version = map.version + 1
+        try store.saveClusterMap(candidate)
+        map = candidate
+    }
+
+    /// The parts of the map clients and nodes route on (not heartbeat times or usage figures).
+    static func routingView(_ m: ClusterMap) -> [String] {
+        m.nodes.map { n in
+            "\(n.id)|\(n.address)|\(n.state)|" + n.drives.map { "\($0.id.name):\($0.state):\($0.problem ?? "")" }.joined(separator: ",")
+        }
+    }
+}

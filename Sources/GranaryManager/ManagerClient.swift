@@ -1,0 +1,60 @@
+import GranaryCore
+import GranaryTransport
+import GranaryWire
+import Logging
+
+/// Talks to the cluster's managers on behalf of the CLI and clients: the cluster map, drain and
+/// undrain. Tries each manager in the configured order, so one that is down is skipped.
+public struct ManagerClient: Sendable {
+    public let managers: [Endpoint]
+    let transport: TCPTransport
+
+    public init(managers: [Endpoint], transport: TCPTransport) {
+        self.managers = managers
+        self.transport = transport
+    }
+
+    /// The managers and secret of a client config.
+    public init(config: ClientConfig, logger: Logger) throws(ClusterSecret.Failure) {
+        let secret = try ClusterSecret.load(path: config.secretFile)
+        self.init(managers: config.managers, transport: TCPTransport(secret: secret, settings: config.transport, logger: logger))
+    }
+
+    func request(_ type: MessageType, _ body: [UInt8], idempotent: Bool) async throws(TransportError) -> [UInt8] {
+        var last: TransportError = .connectFailed(managers.first ?? Endpoint(host: "none", port: 1), reason: "no managers configured")
+        for m in managers {
+            do {
+                return try await transport.call(m, type, body, idempotent: idempotent)
+            } catch {
+                // An answer from a live manager is final; only an unreachable one moves us on.
+                if error.remoteError != nil { throw error }
+                last = error
+            }
+        }
+        throw last
+    }
+
+    public func clusterMap() async throws(TransportError) -> ClusterMap {
+        let body = try await request(.getClusterMap, [], idempotent: true)
+        do { return try JSONMessage.decode(ClusterMap.self, from: body, message: .getClusterMap) } catch {
+            throw .protocolError(managers.first ?? Endpoint(host: "?", port: 1), error)
+        }
+    }
+
+    public func drain(_ node: NodeID) async throws(TransportError) -> ClusterMap {
+        try await nodeRequest(.drainNode, node)
+    }
+
+    public func undrain(_ node: NodeID) async throws(TransportError) -> ClusterMap {
+        try await nodeRequest(.undrainNode, node)
+    }
+
+    private func nodeRequest(_ type: MessageType, _ node: NodeID) async throws(TransportError) -> ClusterMap {
+        let body = try await request(type, JSONMessage.encode(NodeRequest(node: node)), idempotent: true)
+        do { return try JSONMessage.decode(ClusterMap.self, from: body, message: type) } catch {
+            throw .protocolError(managers.first ?? Endpoint(host: "?", port: 1), error)
+        }
+    }
+
+    public func close() { transport.closeAll() }
+}

@@ -1,0 +1,57 @@
+import GranaryCore
+import GranaryMeta
+import GranaryTransport
+import Logging
+
+/// A running manager: the metadata store, the cluster manager, its TCP listener and the liveness
+/// check that marks silent nodes down.
+public final class ManagerServer: Sendable {
+    public let manager: ClusterManager
+    let server: TCPServer
+    let livenessTask: Task<Void, Never>
+
+    public var endpoint: Endpoint { server.endpoint }
+
+    /// Opens (or creates) the SQLite metadata in `dataDir` and starts listening.
+    public init(config: DaemonConfig.Manager, secret: ClusterSecret, settings: TransportSettings, logger: Logger) throws(ManagerStartError) {
+        do { try FileIO.makeDirectories(config.dataDir) } catch { throw .dataDir(error) }
+        let store: SQLiteMetaStore
+        do { store = try SQLiteMetaStore(path: config.dataDir + "/meta.db") } catch { throw .meta(error) }
+        let manager: ClusterManager
+        do { manager = try ClusterManager(store: store, heartbeatTimeoutMs: config.heartbeatTimeoutMs, logger: logger) } catch { throw .meta(error) }
+        self.manager = manager
+        do {
+            server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: ManagerService(manager: manager), logger: logger)
+        } catch { throw .listen(error) }
+        // Check several times per timeout so a dead node is reported within about 1.25 timeouts.
+        let period = max(config.heartbeatTimeoutMs / 4, 20)
+        livenessTask = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(period))
+                do { try await manager.checkLiveness() } catch { logger.error("liveness check could not save the cluster map: \(error)") }
+            }
+        }
+        server.start()
+        logger.info("manager listening on \(server.endpoint), metadata in \(config.dataDir)/meta.db")
+    }
+
+    public func stop() {
+        livenessTask.cancel()
+        server.stop()
+    }
+}
+
+/// Why a manager could not start.
+public enum ManagerStartError: Error, CustomStringConvertible {
+    case dataDir(FileIO.Failure)
+    case meta(MetaError)
+    case listen(TransportError)
+
+    public var description: String {
+        switch self {
+        case let .dataDir(f): return "manager data directory: \(f)"
+        case let .meta(e): return "manager metadata: \(e)"
+        case let .listen(e): return "manager: \(e)"
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import GranaryCore
+import GranaryTransport
+import GranaryWire
+import Logging
+
+/// A running storage node: its drives, its TCP listener, and the heartbeat that registers it with
+/// the managers and reports its drives' state and capacity.
+///
+/// Guarantees the node serves even while no manager is reachable (heartbeats retry every interval,
+/// trying each manager in turn), and that a drive which failed to open is reported as failed in
+/// every heartbeat rather than stopping the node.
+public final class StorageNode: Sendable {
+    public let id: NodeID
+    public let store: ChunkStore
+    let server: TCPServer
+    let heartbeatTask: Task<Void, Never>
+    let transport: TCPTransport
+
+    public var endpoint: Endpoint { server.endpoint }
+
+    public init(config: DaemonConfig.Storage, managers: [Endpoint], secret: ClusterSecret,
+                settings: TransportSettings, logger: Logger) throws(StorageStartError) {
+        id = config.nodeID
+        do {
+            store = try ChunkStore(node: config.nodeID, drives: config.drives.map { ($0.name, $0.path) }, logger: logger)
+        } catch { throw .drives(error) }
+        do {
+            server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: StorageService(store: store, logger: logger), logger: logger)
+        } catch { throw .listen(error) }
+        // With port 0 in `listen`, advertise the port actually bound.
+        let advertise = config.advertise.port == 0 ? Endpoint(host: config.advertise.host, port: server.port) : config.advertise
+        let transport = TCPTransport(secret: secret, settings: settings, logger: logger)
+        self.transport = transport
+        let (node, store, interval) = (config.nodeID, store, config.heartbeatIntervalMs)
+        heartbeatTask = Task {
+            var registered = false
+            var failures = 0
+            while !Task.isCancelled {
+                let hb = NodeHeartbeat(node: node, address: advertise, drives: store.drives().map(Self.report))
+                var sent = false
+                for manager in managers {
+                    do {
+                        _ = try await transport.call(manager, registered ? .heartbeat : .registerNode, JSONMessage.encode(hb), timeoutMs: max(interval * 5, 1000))
+                        if !registered { logger.info("node \(node) registered with manager \(manager)") }
+                        registered = true
+                        sent = true
+                        failures = 0
+                        break
+                    } catch {
+                        // Log the first failure and then every 30th, so a long manager outage
+                        // does not flood the log.
+                        if failures % 30 == 0 { logger.warning("heartbeat to manager \(manager) failed: \(error)") }
+                    }
+                }
+                if !sent { failures += 1 }
+                try? await Task.sleep(for: .milliseconds(interval))
+            }
+        }
+        server.start()
+        logger.info("storage node \(node) serving \(config.drives.count) drives on \(server.endpoint)")
+    }
+
+    static func report(_ s: DriveStatus) -> DriveReport {
+        let condition: DriveReport.Condition
+        let problem: String?
+        switch s.state {
+        case .ok: (condition, problem) = (.ok, nil)
+        case .readOnly: (condition, problem) = (.readOnly, "read-only file system")
+        case let .failed(reason): (condition, problem) = (.failed, reason.description)
+        }
+        return DriveReport(name: s.id.name, condition: condition, problem: problem, capacityBytes: s.usage?.capacityBytes ?? 0,
+                           usedBytes: s.usage?.usedBytes ?? 0, freeBytes: s.usage?.freeBytes ?? 0, chunkCount: s.usage?.chunkCount ?? 0)
+    }
+
+    public func stop() {
+        heartbeatTask.cancel()
+        server.stop()
+        transport.closeAll()
+    }
+}
+
+/// Why a storage node could not start.
+public enum StorageStartError: Error, CustomStringConvertible {
+    case drives(StorageError)
+    case listen(TransportError)
+
+    public var description: String {
+        switch self {
+        case let .drives(e): return "storage drives: \(e)"
+        case let .listen(e): return "storage: \(e)"
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import GranaryCore
+import GranaryTransport
+import GranaryWire
+import Logging
+
+/// Serves chunk requests (put, get, ranged read, delete, list, drive status) from a node's
+/// `ChunkStore` over any transport.
+///
+/// Guarantees every failure reaches the client as a `RemoteError` whose code says what kind it is
+/// (not found, corrupt, drive full, read-only, unavailable, I/O) and whose message names the drive
+/// and chunk; a failing drive or a malformed request affects only that request.
+public struct StorageService: RequestHandler {
+    let store: ChunkStore
+    let logger: Logger
+
+    public init(store: ChunkStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func handle(_ request: Request) async -> Response {
+        do {
+            return try serve(request)
+        } catch let e as WireError {
+            return .badRequest(e)
+        } catch let e as StorageError {
+            return .error(Self.remote(e))
+        } catch {
+            return .error(RemoteError(.internalError, "\(error)"))
+        }
+    }
+
+    private func serve(_ request: Request) throws -> Response {
+        switch request.type {
+        case .ping:
+            return .ok(request.body)
+        case .putChunk:
+            return try request.body.withUnsafeBytes { raw throws -> Response in
+                let (header, dataOffset) = try PutChunkHeader.decode(raw)
+                try store.drive(named: header.drive).put(header.key, data: UnsafeRawBufferPointer(rebasing: raw[dataOffset...]))
+                return .empty
+            }
+        case .getChunk:
+            let r = try ChunkRequest.decode(request.body, type: .getChunk)
+            return .ok(try store.drive(named: r.drive).get(r.key))
+        case .readChunk:
+            let r = try ReadChunkRequest.decode(request.body)
+            let drive = try store.drive(named: r.drive)
+            var out = [UInt8](repeating: 0, count: Int(r.length))
+            let n = try out.withUnsafeMutableBytes { buf throws(StorageError) in
+                try drive.read(r.key, offset: Int(r.offset), into: buf)
+            }
+            if n < out.count { out.removeLast(out.count - n) }
+            return .ok(out)
+        case .deleteChunk:
+            let r = try ChunkRequest.decode(request.body, type: .deleteChunk)
+            try store.drive(named: r.drive).delete(r.key)
+            return .empty
+        case .listChunks:
+            let r = try DriveName.decode(request.body)
+            return .ok(ChunkList(keys: try store.drive(named: r.name).list()).encoded)
+        case .driveStatus:
+            return .ok(JSONMessage.encode(store.drives().map(\.info)))
+        default:
+            return .error(RemoteError(.unsupported, "a storage node does not serve \(request.type)"))
+        }
+    }
+
+    /// The wire form of a storage error: its kind as a code, its full sentence as the message.
+    static func remote(_ e: StorageError) -> RemoteError {
+        let code: RemoteError.Code
+        switch e {
+        case .chunkNotFound: code = .notFound
+        case .corruptChunk: code = .corrupt
+        case .rangeOutOfBounds: code = .rangeOutOfBounds
+        case .driveFull: code = .driveFull
+        case .driveReadOnly: code = .driveReadOnly
+        case .driveMissing, .notADirectory, .driveUnavailable: code = .driveUnavailable
+        case .io: code = .io
+        case .unknownDrive, .invalidDriveName: code = .notFound
+        }
+        return RemoteError(code, e.description)
+    }
+}

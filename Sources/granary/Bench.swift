@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import GranaryCore
+import GranaryStorage
+import GranaryTransport
+import GranaryWire
+import Logging
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks that compare Granary against a baseline in the same run.",
+                                                    subcommands: [TransportBench.self])
+}
+
+/// `granary bench transport`: 1 MiB chunk reads from a real storage node on loopback (TCP,
+/// authenticated, chunks on a directory drive with their CRCs checked), against a raw TCP stream of
+/// the same bytes between two sockets, in the same run. The last line of output is one JSON object.
+struct TransportBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "transport", abstract: "Chunk reads from a storage node vs a raw TCP stream.")
+
+    @Option(help: "Bytes per chunk read.") var chunkSize = "1MiB"
+    @Option(help: "Distinct chunks stored (the working set).") var chunks = 64
+    @Option(help: "Bytes read per measured run.") var bytes = "2GiB"
+    @Option(help: "Reads in flight at once.") var depth = 4
+    @Option(help: "Measured runs of each side (the best run of each counts).") var runs = 3
+    @Option(help: "Directory for the benchmark drive (default: a fresh directory under /tmp).") var dir: String?
+    @Flag(help: "Print only the JSON result line.") var json = false
+
+    struct Result: Codable {
+        var bench = "transport"
+        var ratio: Double
+        var target = 0.7
+        var baseline = "raw TCP stream of the same bytes between two sockets on loopback"
+        var granaryGBps: Double
+        var baselineGBps: Double
+        var chunkBytes: Int
+        var bytesPerRun: Int
+        var depth: Int
+        var runs: Int
+        var granaryRunsGBps: [Double]
+        var baselineRunsGBps: [Double]
+    }
+
+    func progress(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    func run() async throws {
+        guard let chunk = ByteSize(parsing: chunkSize), chunk.bytes > 0, chunk.bytes <= Int64(ReadChunkRequest.maxLength) else {
+            throw ValidationError("--chunk-size: expected a size up to 64MiB")
+        }
+        guard let total = ByteSize(parsing: bytes), total.bytes >= chunk.bytes else { throw ValidationError("--bytes: expected a size of at least one chunk") }
+        guard depth >= 1, runs >= 1, chunks >= 1 else { throw ValidationError("--depth, --runs and --chunks must be at least 1") }
+        let chunkBytes = Int(chunk.bytes)
+        let reads = Int(total.bytes) / chunkBytes
+        let runBytes = reads * chunkBytes
+
+        let root = dir ?? NSTemporaryDirectory() + "granary-bench-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root + "/d0", withIntermediateDirectories: true)
+        defer { if dir == nil { try? FileManager.default.removeItem(atPath: root) } }
+
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        guard let node = NodeID("bench-node") else { throw CLIError("internal: bad node id") }
+        let secret = ClusterSecret.generate()
+        let store = try ChunkStore(node: node, drives: [("d0", root + "/d0")], logger: logger)
+        let server = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), secret: secret,
+                                   handler: StorageService(store: store, logger: logger), logger: logger)
+        server.start()
+        defer { server.stop() }
+        let transport = TCPTransport(secret: secret, logger: logger)
+        defer { transport.closeAll() }
+
+        progress("bench transport: writing \(chunks) chunks of \(chunk) through the storage node")
+        let data = (0..<chunkBytes).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        let connection = try await transport.connection(to: server.endpoint)
+        for i in 0..<chunks {
+            let head = PutChunkHeader(drive: "d0", key: ChunkKey(stripe: UInt64(i), fragment: 0)).encoded
+            _ = try await connection.call(.putChunk, head + data, timeoutMs: nil)
+        }
+
+        var granary: [Double] = []
+        var baseline: [Double] = []
+        for r in 1...runs {
+            let b = try LoopbackStream.measure(totalBytes: runBytes, chunkSize: chunkBytes)
+            baseline.append(Double(runBytes) / b / 1e9)
+            let g = try await readRun(connection, reads: reads, chunkBytes: chunkBytes, check: data)
+            granary.append(Double(runBytes) / g / 1e9)
+            progress(String(format: "bench transport: run %d/%d: granary %.2f GB/s, raw TCP %.2f GB/s", r, runs, granary.last ?? 0, baseline.last ?? 0))
+        }
+        let g = granary.max() ?? 0
+        let b = baseline.max() ?? 1
+        let result = Result(ratio: (g / b * 1000).rounded() / 1000, granaryGBps: (g * 1000).rounded() / 1000, baselineGBps: (b * 1000).rounded() / 1000,
+                            chunkBytes: chunkBytes, bytesPerRun: runBytes, depth: depth, runs: runs,
+                            granaryRunsGBps: granary.map { ($0 * 1000).rounded() / 1000 }, baselineRunsGBps: baseline.map { ($0 * 1000).rounded() / 1000 })
+        if !json {
+            print(String(format: "granary chunk reads: %.2f GB/s; raw TCP stream: %.2f GB/s; ratio %.3f (target ≥ %.1f)", g, b, result.ratio, result.target))
+        }
+        print(Output.jsonLine(result))
+    }
+
+    /// Reads `reads` chunks, `depth` at a time, each straight into its own reused buffer. Verifies
+    /// the first and last run's first read byte for byte, so a broken read cannot look fast.
+    func readRun(_ connection: any Connection, reads: Int, chunkBytes: Int, check: [UInt8]) async throws -> Double {
+        let buffers = (0..<depth).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 4096) }
+        defer { buffers.forEach { $0.deallocate() } }
+        for b in buffers { b.initializeMemory(as: UInt8.self, repeating: 0) }
+        let handles = buffers.map { BufferHandle(buffer: $0) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<depth {
+                let handle = handles[lane]
+                let n = chunks
+                group.addTask {
+                    var i = lane
+                    while i < reads {
+                        let req = ReadChunkRequest(drive: "d0", key: ChunkKey(stripe: UInt64(i % n), fragment: 0), offset: 0, length: UInt32(chunkBytes)).encoded
+                        try await connection.read(.readChunk, req, into: handle.buffer, timeoutMs: nil)
+                        i += depth
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard Array(UnsafeRawBufferPointer(handles[0].buffer)) == check else { throw CLIError("bench transport: a chunk read back different bytes") }
+        return seconds
+    }
+}
+
+/// A benchmark buffer handed to one reader task at a time.
+///
+/// `@unchecked Sendable` is safe: each buffer belongs to exactly one task of the group (its lane),
+/// and the owner reads it only after the group has finished.
+struct BufferHandle: @unchecked Sendable {
+    let buffer: UnsafeMutableRawBufferPointer
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import GranaryCore
+import GranaryManager
+import Logging
+
+/// Options shared by every command that talks to a running cluster.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "Client config (default: $GRANARY_CONFIG or ~/.config/granary/client.toml, written by `granary up`).")
+    var config: String?
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    var configPath: String { config ?? ClientConfig.defaultPath }
+
+    func managerClient() throws -> ManagerClient {
+        let cfg: ClientConfig
+        do { cfg = try ClientConfig.load(path: configPath) } catch {
+            throw CLIError("\(error)\n(start a cluster with `granary up`, or pass --config)")
+        }
+        var logger = Logger(label: "granary")
+        logger.logLevel = .error
+        do { return try ManagerClient(config: cfg, logger: logger) } catch { throw CLIError("\(error)") }
+    }
+}
+
+/// An error for the user: printed as `granary: <message>`, exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

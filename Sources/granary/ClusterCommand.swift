@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import GranaryCore
+
+struct ClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Create a cluster and see its state.",
+                                                    subcommands: [Init.self, Status.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Generate the cluster secret (mode 0600) that every node and client proves it knows.")
+
+        @Option(help: "Where to write the secret.")
+        var secretFile = "/etc/granary/cluster.secret"
+
+        @Flag(help: "Replace an existing secret (every node and client must then get the new one).")
+        var force = false
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() async throws {
+            do {
+                try FileIO.makeDirectories(FileIO.parent(of: secretFile), mode: 0o700)
+                try ClusterSecret.generate().save(path: secretFile, overwrite: force)
+            } catch { throw CLIError("\(error)") }
+            if json {
+                print(Output.json(["secret_file": secretFile, "mode": "0600"]))
+            } else {
+                print("wrote cluster secret to \(secretFile) (mode 0600); give it to every node and client")
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Nodes, drives and capacity of the cluster.")
+        @OptionGroup var options: ClientOptions
+
+        struct Summary: Codable {
+            var mapVersion: UInt64
+            var nodesUp: Int
+            var nodesTotal: Int
+            var drivesUp: Int
+            var drivesTotal: Int
+            var capacityBytes: Int64
+            var usedBytes: Int64
+            var freeBytes: Int64
+            var healthy: Bool
+            var nodes: [NodeInfo]
+        }
+
+        static func summary(_ map: ClusterMap) -> Summary {
+            let drives = map.drives
+            return Summary(mapVersion: map.version, nodesUp: map.nodes.filter { $0.state == .up }.count, nodesTotal: map.nodes.count,
+                           drivesUp: drives.filter { $0.state == .up }.count, drivesTotal: drives.count,
+                           capacityBytes: drives.reduce(0) { $0 + $1.capacityBytes }, usedBytes: drives.reduce(0) { $0 + $1.usedBytes },
+                           freeBytes: drives.reduce(0) { $0 + $1.freeBytes },
+                           healthy: !map.nodes.isEmpty && map.nodes.allSatisfy { $0.state == .up } && drives.allSatisfy { $0.state == .up },
+                           nodes: map.nodes)
+        }
+
+        func run() async throws {
+            let client = try options.managerClient()
+            defer { client.close() }
+            let map: ClusterMap
+            do { map = try await client.clusterMap() } catch { throw CLIError("\(error)") }
+            let s = Self.summary(map)
+            if options.json {
+                print(Output.json(s))
+                return
+            }
+            print("cluster map version \(s.mapVersion): \(s.healthy ? "healthy" : "DEGRADED")")
+            print("nodes:  \(s.nodesUp)/\(s.nodesTotal) up")
+            print("drives: \(s.drivesUp)/\(s.drivesTotal) up")
+            print("space:  \(ByteSize(s.usedBytes)) used, \(ByteSize(s.freeBytes)) free of \(ByteSize(s.capacityBytes))")
+            for n in map.nodes where n.state != .up { print("  node \(n.id) is \(n.state) (last heartbeat \(Output.age(n.lastHeartbeat)))") }
+            for d in map.drives where d.state != .up { print("  drive \(d.id) is \(d.state)\(d.problem.map { ": \($0)" } ?? "")") }
+        }
+    }
+}

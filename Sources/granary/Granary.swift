@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `granary`: the admin CLI of a Granary cluster.
+@main
+struct Granary: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "granary",
+        abstract: "Granary: a parallel file system and cache for AI training data.",
+        discussion: "Commands find the cluster through the client config that `granary up` writes (see --config).",
+        subcommands: [Up.self, ClusterCommand.self, NodeCommand.self, DriveCommand.self, Bench.self, Doctor.self])
+}
