@@ -1,0 +1,105 @@
+import GRDB
+
+/// The versioned schema of `SQLiteMetaStore`.
+///
+/// Each migration is registered once under a permanent name and never edited after release; a
+/// change to the schema is a new migration appended to `migrations`. Every migration ends by
+/// setting `PRAGMA user_version` to its position (1, 2, …), so the schema version is readable by
+/// any SQLite tool and a file written by a newer Granary (a higher `user_version`, or migrations
+/// this code does not know) is refused before anything touches it.
+enum SQLiteSchema {
+    /// The migrations in order: (permanent name, body). The schema version is their count.
+    static let migrations: [(name: String, body: @Sendable (Database) throws -> Void)] = [
+        ("v1-cluster", v1Cluster),
+        ("v2-namespace", v2Namespace),
+    ]
+
+    /// The highest schema version this code can read and write.
+    static var supportedVersion: Int { migrations.count }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        for (index, migration) in migrations.enumerated() {
+            let version = index + 1
+            let body = migration.body
+            // Foreign keys are checked at the end of each migration (GRDB's default, `.deferred`).
+            m.registerMigration(migration.name) { db in
+                try body(db)
+                try db.execute(sql: "PRAGMA user_version = \(version)")
+            }
+        }
+        return m
+    }
+
+    /// Cluster identity and the cluster map (nodes and their drives, in saved order).
+    @Sendable static func v1Cluster(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE cluster_info (
+                singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+                cluster_id TEXT NOT NULL,
+                created_at REAL NOT NULL
+            );
+            -- One row holding the cluster map version (a UInt64 stored by bit pattern).
+            CREATE TABLE cluster_map (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                version   INTEGER NOT NULL
+            );
+            INSERT INTO cluster_map (singleton, version) VALUES (1, 0);
+            CREATE TABLE nodes (
+                id             TEXT PRIMARY KEY NOT NULL,
+                position       INTEGER NOT NULL,
+                address        TEXT NOT NULL,
+                state          TEXT NOT NULL,
+                last_heartbeat REAL
+            );
+            CREATE TABLE drives (
+                id             TEXT PRIMARY KEY NOT NULL,
+                node_id        TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+                position       INTEGER NOT NULL,
+                state          TEXT NOT NULL,
+                capacity_bytes INTEGER NOT NULL,
+                used_bytes     INTEGER NOT NULL,
+                free_bytes     INTEGER NOT NULL,
+                chunk_count    INTEGER NOT NULL,
+                problem        TEXT
+            );
+            CREATE INDEX drives_by_node ON drives(node_id, position);
+            """)
+    }
+
+    /// Inodes and directory entries, with the root directory (inode 1).
+    @Sendable static func v2Namespace(_ db: Database) throws {
+        // AUTOINCREMENT: inode numbers are never reused, so a stale id cached by a client finds
+        // nothing instead of another file.
+        try db.execute(sql: """
+            CREATE TABLE inodes (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind           TEXT NOT NULL CHECK (kind IN ('file', 'directory', 'symlink')),
+                mode           INTEGER NOT NULL,
+                uid            INTEGER NOT NULL,
+                gid            INTEGER NOT NULL,
+                size           INTEGER NOT NULL CHECK (size >= 0),
+                nlink          INTEGER NOT NULL,
+                mtime          REAL NOT NULL,
+                ctime          REAL NOT NULL,
+                symlink_target TEXT,
+                CHECK ((kind = 'symlink') = (symlink_target IS NOT NULL))
+            );
+            CREATE TABLE dir_entries (
+                parent INTEGER NOT NULL REFERENCES inodes(id),
+                name   TEXT NOT NULL,
+                inode  INTEGER NOT NULL REFERENCES inodes(id),
+                kind   TEXT NOT NULL CHECK (kind IN ('file', 'directory', 'symlink')),
+                PRIMARY KEY (parent, name)
+            ) WITHOUT ROWID;
+            CREATE INDEX dir_entries_by_inode ON dir_entries(inode);
+            """)
+        let now = Clock.now()
+        try db.execute(
+            sql: """
+                INSERT INTO inodes (id, kind, mode, uid, gid, size, nlink, mtime, ctime)
+                VALUES (?, 'directory', ?, 0, 0, 0, 2, ?, ?)
+                """,
+            arguments: [Int64(InodeID.root.rawValue), Int64(0o755), now, now])
+    }
+}
