@@ -79,10 +79,10 @@ let package = Package(
         .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore"]),
         .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
-        .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore"]),
+        .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

@@ -1,0 +1,130 @@
+import Foundation
+import GranaryCore
+import GranaryManager
+import GranaryTransport
+import GranaryWire
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts real `granaryd` processes (one manager, N storage nodes) on loopback for a test, in a
+/// fresh directory, and kills them all when the test ends.
+final class ClusterHarness: @unchecked Sendable {
+    // @unchecked: the harness is created, used and torn down by one test task; `processes` is
+    // only touched from that task.
+    let dir: String
+    let secretFile: String
+    let secret: ClusterSecret
+    let managerEndpoint: Endpoint
+    let heartbeatTimeoutMs: Int
+    var nodeEndpoints: [String: Endpoint] = [:]
+    var processes: [String: Process] = [:]
+    let logger: Logger
+
+    static var binDir: String {
+        if let d = ProcessInfo.processInfo.environment["GRANARY_BIN_DIR"] { return d }
+        // The test bundle is built into the same directory as the executables.
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.path
+    }
+
+    init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500) throws {
+        var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
+        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        secretFile = dir + "/cluster.secret"
+        secret = ClusterSecret.generate()
+        try secret.save(path: secretFile)
+        self.heartbeatTimeoutMs = heartbeatTimeoutMs
+        managerEndpoint = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
+        var l = Logger(label: "it")
+        l.logLevel = .critical
+        logger = l
+        try FileIO.writeAtomically(dir + "/manager.toml", """
+            roles = ["manager"]
+            [cluster]
+            secret_file = "\(secretFile)"
+            managers = ["\(managerEndpoint)"]
+            [manager]
+            listen = "\(managerEndpoint)"
+            data_dir = "\(dir)/manager"
+            heartbeat_timeout_ms = \(heartbeatTimeoutMs)
+            """)
+        try start("manager", config: dir + "/manager.toml")
+        for n in 1...nodes {
+            let name = "node-\(n)"
+            let ep = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
+            nodeEndpoints[name] = ep
+            var tables = ""
+            for d in 0..<drives {
+                try FileIO.makeDirectories("\(dir)/\(name)/d\(d)")
+                tables += "[[storage.drives]]\nname = \"d\(d)\"\npath = \"\(dir)/\(name)/d\(d)\"\n"
+            }
+            try FileIO.writeAtomically("\(dir)/\(name).toml", """
+                roles = ["storage"]
+                [cluster]
+                secret_file = "\(secretFile)"
+                managers = ["\(managerEndpoint)"]
+                [storage]
+                node_id = "\(name)"
+                listen = "\(ep)"
+                heartbeat_interval_ms = \(heartbeatTimeoutMs / 5)
+                \(tables)
+                """)
+            try start(name, config: "\(dir)/\(name).toml")
+        }
+    }
+
+    func start(_ name: String, config: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binDir + "/granaryd")
+        p.arguments = ["--config", config, "--log-level", "info"]
+        let log = "\(dir)/\(name).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        h.seekToEndOfFile()
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        processes[name] = p
+    }
+
+    func restart(_ name: String) throws { try start(name, config: "\(dir)/\(name).toml") }
+
+    func kill9(_ name: String) {
+        guard let p = processes[name] else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    func manager() -> ManagerClient {
+        ManagerClient(managers: [managerEndpoint], transport: TCPTransport(secret: secret, logger: logger))
+    }
+
+    func log(_ name: String) -> String { (try? String(contentsOfFile: "\(dir)/\(name).log", encoding: .utf8)) ?? "" }
+
+    /// Polls the cluster map until `condition` holds; returns the seconds it took, or nil at the deadline.
+    func waitFor(seconds: Double, _ condition: (ClusterMap) -> Bool) async -> Double? {
+        let client = manager()
+        defer { client.close() }
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            if let map = try? await client.clusterMap(), condition(map) { return Date().timeIntervalSince(start) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    func shutdown() {
+        for p in processes.values where p.isRunning { p.terminate() }
+        for p in processes.values { p.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+extension ClusterMap {
+    func state(of node: String) -> NodeState? { nodes.first { $0.id.rawValue == node }?.state }
+    var allUp: Bool { !nodes.isEmpty && nodes.allSatisfy { $0.state == .up } && drives.allSatisfy { $0.state == .up } }
+}
