@@ -20,7 +20,7 @@ struct TransportBench: AsyncParsableCommand {
     @Option(help: "Bytes per chunk read.") var chunkSize = "1MiB"
     @Option(help: "Distinct chunks stored (the working set).") var chunks = 64
     @Option(help: "Bytes read per measured run.") var bytes = "2GiB"
-    @Option(help: "Reads in flight at once.") var depth = 4
+    @Option(help: "Reads in flight at once.") var depth = 8
     @Option(help: "Measured runs of each side (the best run of each counts).") var runs = 3
     @Option(help: "Directory for the benchmark drive (default: a fresh directory under /tmp).") var dir: String?
     @Flag(help: "Print only the JSON result line.") var json = false

@@ -27,17 +27,22 @@ struct NodeCommand: AsyncParsableCommand {
         }
     }
 
+    /// Drains or undrains `node` and prints the resulting node list.
+    static func change(_ node: String, drain: Bool, options: ClientOptions) async throws {
+        guard let id = NodeID(node) else { throw CLIError("'\(node)' is not a valid node id") }
+        let client = try options.managerClient()
+        defer { client.close() }
+        do {
+            printNodes(drain ? try await client.drain(id) : try await client.undrain(id), json: options.json)
+        } catch { throw CLIError("\(error)") }
+    }
+
     struct Drain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take a node out of placement (its drives become drained).")
         @OptionGroup var options: ClientOptions
         @Argument(help: "The node's id.") var node: String
 
-        func run() async throws {
-            guard let id = NodeID(node) else { throw CLIError("'\(node)' is not a valid node id") }
-            let client = try options.managerClient()
-            defer { client.close() }
-            do { NodeCommand.printNodes(try await client.drain(id), json: options.json) } catch { throw CLIError("\(error)") }
-        }
+        func run() async throws { try await NodeCommand.change(node, drain: true, options: options) }
     }
 
     struct Undrain: AsyncParsableCommand {
@@ -45,11 +50,6 @@ struct NodeCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @Argument(help: "The node's id.") var node: String
 
-        func run() async throws {
-            guard let id = NodeID(node) else { throw CLIError("'\(node)' is not a valid node id") }
-            let client = try options.managerClient()
-            defer { client.close() }
-            do { NodeCommand.printNodes(try await client.undrain(id), json: options.json) } catch { throw CLIError("\(error)") }
-        }
+        func run() async throws { try await NodeCommand.change(node, drain: false, options: options) }
     }
 }

@@ -75,40 +75,18 @@ struct Up: AsyncParsableCommand {
 
         do {
             let managerConfig = dir + "/manager.toml"
-            try FileIO.writeAtomically(managerConfig, """
-                # Written by `granary up`.
-                roles = ["manager"]
-                [cluster]
-                secret_file = "\(secretFile)"
-                managers = ["\(managerEndpoint)"]
-                [manager]
-                listen = "\(managerEndpoint)"
-                data_dir = "\(dir)/manager"
-                heartbeat_timeout_ms = \(heartbeatTimeoutMs)
-
-                """)
+            try FileIO.writeAtomically(managerConfig, DaemonConfig.managerTOML(
+                secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs))
             try start("manager", managerConfig)
             for n in 1...nodes {
                 let name = "node-\(n)"
-                var driveTables = ""
-                for d in 0..<drives {
-                    let path = "\(dir)/\(name)/d\(d)"
-                    try FileIO.makeDirectories(path)
-                    driveTables += "[[storage.drives]]\nname = \"d\(d)\"\npath = \"\(path)\"\n"
-                }
+                guard let id = NodeID(name) else { throw CLIError("internal: bad node id \(name)") }
+                let drives = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
+                for d in drives { try FileIO.makeDirectories(d.path) }
                 let config = "\(dir)/\(name).toml"
-                try FileIO.writeAtomically(config, """
-                    # Written by `granary up`.
-                    roles = ["storage"]
-                    [cluster]
-                    secret_file = "\(secretFile)"
-                    managers = ["\(managerEndpoint)"]
-                    [storage]
-                    node_id = "\(name)"
-                    listen = "127.0.0.1:\(ports[n])"
-                    heartbeat_interval_ms = \(max(heartbeatTimeoutMs / 5, 50))
-                    \(driveTables)
-                    """)
+                try FileIO.writeAtomically(config, DaemonConfig.storageTOML(
+                    secretFile: secretFile, managers: [managerEndpoint], node: id, listen: Endpoint(host: "127.0.0.1", port: ports[n]),
+                    heartbeatIntervalMs: max(heartbeatTimeoutMs / 5, 50), drives: drives))
                 try start(name, config)
             }
             let client = ClientConfig(file: clientConfig ?? ClientConfig.defaultPath, managers: [managerEndpoint], secretFile: secretFile)

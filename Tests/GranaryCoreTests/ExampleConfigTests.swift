@@ -20,4 +20,18 @@ import Testing
         let c = try ClientConfig.load(path: Self.root + "/conf/client.toml")
         #expect(c.managers == [Endpoint(host: "127.0.0.1", port: 7400)])
     }
+
+    @Test func renderedConfigsReadBack() throws {
+        let ep = Endpoint(host: "127.0.0.1", port: 7400)
+        let m = try DaemonConfig.parse(text: DaemonConfig.managerTOML(secretFile: "/s", listen: ep, dataDir: "/m", heartbeatTimeoutMs: 1234), file: "m.toml")
+        #expect(m.roles == [.manager])
+        #expect(m.manager?.heartbeatTimeoutMs == 1234)
+        let node = try #require(NodeID("node-7"))
+        let drives = [DaemonConfig.Drive(name: "d0", path: "/tmp"), DaemonConfig.Drive(name: "d1", path: "/")]
+        let s = try DaemonConfig.parse(text: DaemonConfig.storageTOML(secretFile: "/s", managers: [ep], node: node, listen: Endpoint(host: "127.0.0.1", port: 7401), heartbeatIntervalMs: 250, drives: drives), file: "s.toml")
+        #expect(s.storage?.nodeID == node)
+        #expect(s.storage?.drives == drives)
+        #expect(s.storage?.heartbeatIntervalMs == 250)
+        #expect(s.managers == [ep])
+    }
 }

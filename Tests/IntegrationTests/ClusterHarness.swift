@@ -42,37 +42,18 @@ final class ClusterHarness: @unchecked Sendable {
         var l = Logger(label: "it")
         l.logLevel = .critical
         logger = l
-        try FileIO.writeAtomically(dir + "/manager.toml", """
-            roles = ["manager"]
-            [cluster]
-            secret_file = "\(secretFile)"
-            managers = ["\(managerEndpoint)"]
-            [manager]
-            listen = "\(managerEndpoint)"
-            data_dir = "\(dir)/manager"
-            heartbeat_timeout_ms = \(heartbeatTimeoutMs)
-            """)
+        try FileIO.writeAtomically(dir + "/manager.toml", DaemonConfig.managerTOML(
+            secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs))
         try start("manager", config: dir + "/manager.toml")
         for n in 1...nodes {
             let name = "node-\(n)"
             let ep = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
             nodeEndpoints[name] = ep
-            var tables = ""
-            for d in 0..<drives {
-                try FileIO.makeDirectories("\(dir)/\(name)/d\(d)")
-                tables += "[[storage.drives]]\nname = \"d\(d)\"\npath = \"\(dir)/\(name)/d\(d)\"\n"
-            }
-            try FileIO.writeAtomically("\(dir)/\(name).toml", """
-                roles = ["storage"]
-                [cluster]
-                secret_file = "\(secretFile)"
-                managers = ["\(managerEndpoint)"]
-                [storage]
-                node_id = "\(name)"
-                listen = "\(ep)"
-                heartbeat_interval_ms = \(heartbeatTimeoutMs / 5)
-                \(tables)
-                """)
+            let driveList = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
+            for d in driveList { try FileIO.makeDirectories(d.path) }
+            try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.storageTOML(
+                secretFile: secretFile, managers: [managerEndpoint], node: NodeID(name)!, listen: ep,
+                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList))
             try start(name, config: "\(dir)/\(name).toml")
         }
     }

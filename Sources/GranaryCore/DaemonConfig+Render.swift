@@ -1,0 +1,36 @@
+/// Renders the TOML of single-role daemon configs, for tools that lay out a cluster on one machine
+/// (`granary up`, test harnesses). What it writes is what `DaemonConfig.load` reads back.
+extension DaemonConfig {
+    public static func managerTOML(secretFile: String, listen: Endpoint, dataDir: String, heartbeatTimeoutMs: Int) -> String {
+        """
+        # Written by granary.
+        roles = ["manager"]
+        [cluster]
+        secret_file = "\(secretFile)"
+        managers = ["\(listen)"]
+        [manager]
+        listen = "\(listen)"
+        data_dir = "\(dataDir)"
+        heartbeat_timeout_ms = \(heartbeatTimeoutMs)
+
+        """
+    }
+
+    public static func storageTOML(secretFile: String, managers: [Endpoint], node: NodeID, listen: Endpoint,
+                                   heartbeatIntervalMs: Int, drives: [Drive]) -> String {
+        var text = """
+            # Written by granary.
+            roles = ["storage"]
+            [cluster]
+            secret_file = "\(secretFile)"
+            managers = [\(managers.map { "\"\($0)\"" }.joined(separator: ", "))]
+            [storage]
+            node_id = "\(node)"
+            listen = "\(listen)"
+            heartbeat_interval_ms = \(heartbeatIntervalMs)
+
+            """
+        for d in drives { text += "[[storage.drives]]\nname = \"\(d.name)\"\npath = \"\(d.path)\"\n" }
+        return text
+    }
+}
