@@ -24,6 +24,17 @@ public final class StorageNode: Sendable {
         do {
             store = try ChunkStore(node: config.nodeID, drives: config.drives.map { ($0.name, $0.path) }, logger: logger)
         } catch { throw .drives(error) }
+        // Temporary files left by a put that a crash interrupted were never visible; remove them
+        // now, before serving, since no put of this node can be in flight yet.
+        for drive in store.openDrives() {
+            do {
+                let removed = try drive.collectTemporaryFiles(olderThan: 0)
+                if removed > 0 { logger.info("drive \(drive.id): removed \(removed) temporary files left by an interrupted write") }
+            } catch {
+                // The drive's own requests will report the same error; the node still starts.
+                logger.error("drive \(drive.id): cannot clean temporary files: \(error)")
+            }
+        }
         do {
             server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: StorageService(store: store, logger: logger), logger: logger)
         } catch { throw .listen(error) }
