@@ -60,7 +60,7 @@ struct Up: AsyncParsableCommand {
             p.executableURL = URL(fileURLWithPath: daemon)
             p.arguments = ["--config", config]
             let log = dir + "/logs/\(name).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             handle.seekToEndOfFile()
             p.standardOutput = handle

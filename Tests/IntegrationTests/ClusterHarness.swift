@@ -63,7 +63,7 @@ final class ClusterHarness: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: Self.binDir + "/granaryd")
         p.arguments = ["--config", config, "--log-level", "info"]
         let log = "\(dir)/\(name).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         h.seekToEndOfFile()
         p.standardOutput = h
