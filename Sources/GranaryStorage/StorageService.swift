@@ -36,7 +36,7 @@ public struct StorageService: RequestHandler {
             return .ok(request.body)
         case .putChunk:
             return try request.body.withUnsafeBytes { raw throws -> Response in
-                let (header, dataOffset) = try PutChunkHeader.decode(raw)
+                let (header, dataOffset) = try ChunkRequest.decodeHead(raw, type: .putChunk)
                 try store.drive(named: header.drive).put(header.key, data: UnsafeRawBufferPointer(rebasing: raw[dataOffset...]))
                 return .empty
             }

@@ -73,7 +73,7 @@ struct TransportBench: AsyncParsableCommand {
         let data = (0..<chunkBytes).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
         let connection = try await transport.connection(to: server.endpoint)
         for i in 0..<chunks {
-            let head = PutChunkHeader(drive: "d0", key: ChunkKey(stripe: UInt64(i), fragment: 0)).encoded
+            let head = ChunkRequest(drive: "d0", key: ChunkKey(stripe: UInt64(i), fragment: 0)).encoded
             _ = try await connection.call(.putChunk, head + data, timeoutMs: nil)
         }
 

@@ -34,7 +34,7 @@ import Testing
         let s = try Self.service()
         let key = ChunkKey(stripe: 5, fragment: 2)
         let data = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
-        guard case .ok = await call(s, .putChunk, PutChunkHeader(drive: "d0", key: key).encoded + data) else { Issue.record("put failed"); return }
+        guard case .ok = await call(s, .putChunk, ChunkRequest(drive: "d0", key: key).encoded + data) else { Issue.record("put failed"); return }
         guard case let .ok(got) = await call(s, .getChunk, ChunkRequest(drive: "d0", key: key).encoded) else { Issue.record("get failed"); return }
         #expect(got == data)
         guard case let .ok(part) = await call(s, .readChunk, ReadChunkRequest(drive: "d0", key: key, offset: 65_000, length: 70_000).encoded) else { Issue.record("read failed"); return }
@@ -52,7 +52,7 @@ import Testing
         #expect(unavailable?.code == .driveUnavailable)
         #expect(unavailable?.message.contains("n1/gone") == true)
         #expect(error(await call(s, .getChunk, ChunkRequest(drive: "nope", key: key).encoded))?.code == .notFound)
-        _ = await call(s, .putChunk, PutChunkHeader(drive: "d0", key: key).encoded + [1, 2, 3])
+        _ = await call(s, .putChunk, ChunkRequest(drive: "d0", key: key).encoded + [1, 2, 3])
         let past = error(await call(s, .readChunk, ReadChunkRequest(drive: "d0", key: key, offset: 2, length: 5).encoded))
         #expect(past?.code == .rangeOutOfBounds)
         #expect(error(await call(s, .putChunk, [0, 0]))?.code == .badRequest)

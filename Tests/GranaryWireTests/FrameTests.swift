@@ -56,6 +56,10 @@ import Testing
         #expect(try ChunkList.decode(l.encoded) == l)
         let c = ChunkRequest(drive: "ssd-3", key: ChunkKey(stripe: 4, fragment: 1))
         #expect(try ChunkRequest.decode(c.encoded, type: .getChunk) == c)
+        let put = c.encoded + [9, 8, 7]
+        let (head, dataOffset) = try put.withUnsafeBytes { try ChunkRequest.decodeHead($0, type: .putChunk) }
+        #expect(head == c)
+        #expect(Array(put[dataOffset...]) == [9, 8, 7])
         let e = RemoteError(.corrupt, "chunk 1 on node-1/d0 is corrupt")
         #expect(try RemoteError.decode(e.encoded) == e)
     }

@@ -23,7 +23,7 @@ import Glibc
         for (name, ep) in cluster.nodeEndpoints.sorted(by: { $0.key < $1.key }) {
             for d in ["d0", "d1"] {
                 let key = ChunkKey(stripe: UInt64(name.hashValue & 0xFFFF), fragment: d == "d0" ? 0 : 1)
-                _ = try await t.call(ep, .putChunk, PutChunkHeader(drive: d, key: key).encoded + data, idempotent: false)
+                _ = try await t.call(ep, .putChunk, ChunkRequest(drive: d, key: key).encoded + data, idempotent: false)
                 #expect(try await t.call(ep, .getChunk, ChunkRequest(drive: d, key: key).encoded) == data)
                 let range = UnsafeMutableRawBufferPointer.allocate(byteCount: 100_000, alignment: 4096)
                 defer { range.deallocate() }
