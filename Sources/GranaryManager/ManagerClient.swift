@@ -35,10 +35,7 @@ public struct ManagerClient: Sendable {
     }
 
     public func clusterMap() async throws(TransportError) -> ClusterMap {
-        let body = try await request(.getClusterMap, [], idempotent: true)
-        do { return try JSONMessage.decode(ClusterMap.self, from: body, message: .getClusterMap) } catch {
-            throw .protocolError(managers.first ?? Endpoint(host: "?", port: 1), error)
-        }
+        try decodeMap(try await request(.getClusterMap, [], idempotent: true), .getClusterMap)
     }
 
     public func drain(_ node: NodeID) async throws(TransportError) -> ClusterMap {
@@ -50,7 +47,11 @@ public struct ManagerClient: Sendable {
     }
 
     private func nodeRequest(_ type: MessageType, _ node: NodeID) async throws(TransportError) -> ClusterMap {
-        let body = try await request(type, JSONMessage.encode(NodeRequest(node: node)), idempotent: true)
+        try decodeMap(try await request(type, JSONMessage.encode(NodeRequest(node: node)), idempotent: true), type)
+    }
+
+    /// Every manager answer that carries the map decodes it the same way.
+    private func decodeMap(_ body: [UInt8], _ type: MessageType) throws(TransportError) -> ClusterMap {
         do { return try JSONMessage.decode(ClusterMap.self, from: body, message: type) } catch {
             throw .protocolError(managers.first ?? Endpoint(host: "?", port: 1), error)
         }
