@@ -2,7 +2,7 @@
 // Granary: a parallel file system client and cache for AI training data.
 //
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
-//   granary, granaryd -> GranaryManager, GranaryStorage -> GranaryMeta, GranaryTransport
+//   granary, granaryd -> GranaryManager, GranaryStorage, GranaryClient -> GranaryMeta, GranaryTransport
 //   -> GranaryWire -> GranaryCore -> CISAL
 // Each C library is wrapped by exactly one Swift module:
 //   CISAL -> GranaryCore, CErasureCode -> GranaryErasure, CVerbs -> GranaryTransport, CFuse3 -> GranaryFUSE.
@@ -57,6 +57,10 @@ let package = Package(
             "GranaryCore", "GranaryWire", "GranaryTransport",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        .target(name: "GranaryClient", dependencies: [
+            "GranaryCore", "GranaryWire", "GranaryTransport",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .target(name: "GranaryManager", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta",
             .product(name: "Logging", package: "swift-log"),
@@ -70,7 +74,7 @@ let package = Package(
         ], path: "daemon", swiftSettings: swiftSettings),
         .executableTarget(name: "granary", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
-            "GranaryErasure", "GranaryFUSE",
+            "GranaryClient", "GranaryErasure", "GranaryFUSE",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -81,8 +85,9 @@ let package = Package(
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

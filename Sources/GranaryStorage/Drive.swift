@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import GranaryCore
+import GranaryWire
 import Logging
 import Synchronization
 
@@ -287,6 +288,28 @@ public final class Drive: Sendable {
         }
     }
 
+    /// Reads chunk `key`'s data from `offset` into `buffer` (exactly `buffer.count` bytes) for a
+    /// reader that checks the bytes where they land (see `ReadChunkReply`), and returns the
+    /// checksum of each segment. Whole blocks are not checked here — their segments carry the
+    /// checksums stored at put time, so the check is end to end, from the writer to the reader. A
+    /// partly covered block at either end is read whole and checked here (a corrupt one is
+    /// `corruptChunk`, as in `read`), and its segment carries the checksum of the covered part.
+    public func readForTransfer(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> [ReadChunkReply.Segment] {
+        try recording { () throws(StorageError) -> [ReadChunkReply.Segment] in
+            let segments = try withChunk(key) { (fd, header) throws(StorageError) -> [ReadChunkReply.Segment] in
+                guard offset >= 0, offset <= header.dataLength, buffer.count <= header.dataLength - offset else {
+                    throw .rangeOutOfBounds(drive: id, key: key, offset: offset, count: buffer.count, length: header.dataLength)
+                }
+                return try readBlocks(fd, header, offset..<(offset + buffer.count), into: buffer, verifyWholeBlocks: false)
+            }
+            stats.withLock {
+                $0.reads += 1
+                $0.bytesRead += Int64(buffer.count)
+            }
+            return segments
+        }
+    }
+
     /// The data length of chunk `key`, from its validated header (the data is not read).
     public func length(of key: ChunkKey) throws(StorageError) -> Int {
         try recording { () throws(StorageError) -> Int in
@@ -443,6 +466,13 @@ public final class Drive: Sendable {
     /// Opens chunk `key`, validates its header, and runs `body` with the descriptor and header.
     private func withChunk<R>(_ key: ChunkKey,
                               _ body: (Int32, ChunkHeader) throws(StorageError) -> R) throws(StorageError) -> R {
+        let (fd, header) = try openChunk(key)
+        defer { close(fd) }
+        return try body(fd, header)
+    }
+
+    /// Opens chunk `key` and validates its header; the caller owns (and closes) the descriptor.
+    private func openChunk(_ key: ChunkKey) throws(StorageError) -> (Int32, ChunkHeader) {
         let file = filePath(for: key)
         let fd = Glibc.open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -450,7 +480,8 @@ public final class Drive: Sendable {
             if code == ENOENT { throw notFound(key) }
             throw storageError(FileIO.Failure("open", file, code), key: key)
         }
-        defer { close(fd) }
+        var opened = false
+        defer { if !opened { close(fd) } }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw storageError(FileIO.Failure("fstat", file), key: key) }
         guard st.st_mode & S_IFMT == S_IFREG else {
@@ -465,7 +496,8 @@ public final class Drive: Sendable {
             case .system(let failure): throw storageError(failure, key: key)
             }
         }
-        return try body(fd, header)
+        opened = true
+        return (fd, header)
     }
 
     private static func readHeader(_ fd: Int32, fileSize: Int, key: ChunkKey, path: String) throws(ReadFailure) -> ChunkHeader {
@@ -504,9 +536,15 @@ public final class Drive: Sendable {
     /// each block it touches. Runs of whole blocks are read straight into `destination` with one
     /// pread; a partly covered block at either end goes through a scratch buffer so that all of it
     /// can be checked, which is the price of verifying at block granularity.
+    ///
+    /// With `verifyWholeBlocks` false, whole blocks are left for the reader to check. Returns the
+    /// checksum of each segment of `range`: a whole block's stored one, or a partial block's part.
+    @discardableResult
     private func readBlocks(_ fd: Int32, _ header: ChunkHeader, _ range: Range<Int>,
-                            into destination: UnsafeMutableRawBufferPointer) throws(StorageError) {
-        guard !range.isEmpty else { return }
+                            into destination: UnsafeMutableRawBufferPointer,
+                            verifyWholeBlocks: Bool = true) throws(StorageError) -> [ReadChunkReply.Segment] {
+        var segments: [ReadChunkReply.Segment] = []
+        guard !range.isEmpty else { return segments }
         let key = header.key
         let file = filePath(for: key)
         var scratch: [UInt8] = []
@@ -524,22 +562,28 @@ public final class Drive: Sendable {
                     try Self.readData(fd, header, span.lowerBound, into: target, path: file)
                     for b in block...end {
                         let r = header.blockRange(b)
-                        try Self.verify(header, b, UnsafeRawBufferPointer(
-                            rebasing: target[(r.lowerBound - span.lowerBound)..<(r.upperBound - span.lowerBound)]))
+                        if verifyWholeBlocks {
+                            try Self.verify(header, b, UnsafeRawBufferPointer(
+                                rebasing: target[(r.lowerBound - span.lowerBound)..<(r.upperBound - span.lowerBound)]))
+                        }
+                        segments.append(.init(length: UInt32(r.count), checksum: header.blockChecksums[b]))
                     }
                     block = end + 1
                 } else {
                     if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: header.blockSize) }
                     let wanted = blockRange.clamped(to: range)
-                    try scratch.withMutableBytes { (s) throws(ReadFailure) in
+                    let part = try scratch.withMutableBytes { (s) throws(ReadFailure) -> UInt32 in
                         let whole = UnsafeMutableRawBufferPointer(rebasing: s[0..<blockRange.count])
                         try Self.readData(fd, header, blockRange.lowerBound, into: whole, path: file)
                         try Self.verify(header, block, UnsafeRawBufferPointer(whole))
+                        let wantedBytes = UnsafeRawBufferPointer(
+                            rebasing: whole[(wanted.lowerBound - blockRange.lowerBound)..<(wanted.upperBound - blockRange.lowerBound)])
                         UnsafeMutableRawBufferPointer(
                             rebasing: destination[(wanted.lowerBound - range.lowerBound)..<(wanted.upperBound - range.lowerBound)]
-                        ).copyMemory(from: UnsafeRawBufferPointer(
-                            rebasing: whole[(wanted.lowerBound - blockRange.lowerBound)..<(wanted.upperBound - blockRange.lowerBound)]))
+                        ).copyMemory(from: wantedBytes)
+                        return CRC32C.checksum(wantedBytes)
                     }
+                    segments.append(.init(length: UInt32(wanted.count), checksum: part))
                     block += 1
                 }
             }
@@ -549,6 +593,7 @@ public final class Drive: Sendable {
             case .system(let failure): throw storageError(failure, key: key)
             }
         }
+        return segments
     }
 
     /// Why reading a range of data failed: the system call, or what was read.

@@ -17,16 +17,44 @@ public protocol Connection: AnyObject, Sendable {
     /// Sends a request whose body is `head` followed by `data`, written from the caller's memory.
     func call(_ type: MessageType, head: [UInt8], data: UnsafeRawBufferPointer, timeoutMs: Int?) async throws(TransportError) -> [UInt8]
 
-    /// Sends a request and receives the response body straight into `buffer`, which it must fill exactly.
-    func read(_ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int?) async throws(TransportError)
+    /// Sends a request whose answer is a data response (`Response.data`): its bulk data lands
+    /// straight in `buffer`, which it must fill exactly, and its head is returned.
+    @discardableResult
+    func read(_ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int?) async throws(TransportError) -> [UInt8]
 
     /// Fails everything in flight with `connectionClosed` and releases the connection.
     func close()
 }
 
 /// Opens connections to peers. Implementations reuse an open connection per peer and reconnect when
-/// it has closed.
+/// it has closed; `call` and `read` retry an idempotent request once on a fresh connection when the
+/// pooled one turned out to be closed — the usual case after a peer restarted.
 public protocol Transport: Sendable {
     func connection(to peer: Endpoint) async throws(TransportError) -> any Connection
     func closeAll()
+}
+
+extension Transport {
+    /// One request to `peer`, on the pooled connection.
+    public func call(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], idempotent: Bool = true, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
+        let c = try await connection(to: peer)
+        do {
+            return try await c.call(type, body, timeoutMs: timeoutMs)
+        } catch {
+            guard idempotent, case .connectionClosed = error else { throw error }
+            return try await connection(to: peer).call(type, body, timeoutMs: timeoutMs)
+        }
+    }
+
+    /// Reads a data response's bulk data straight into `buffer` and returns its head, on the pooled connection.
+    @discardableResult
+    public func read(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
+        let c = try await connection(to: peer)
+        do {
+            return try await c.read(type, body, into: buffer, timeoutMs: timeoutMs)
+        } catch {
+            guard case .connectionClosed = error else { throw error }
+            return try await connection(to: peer).read(type, body, into: buffer, timeoutMs: timeoutMs)
+        }
+    }
 }

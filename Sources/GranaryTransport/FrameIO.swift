@@ -60,15 +60,15 @@ enum FrameIO {
         send(s, header, parts: parts, data: nil)
     }
 
-    /// Writes the header, the byte arrays and an optional raw tail with one writev.
-    static func send(_ s: Socket, _ header: FrameHeader, parts: [[UInt8]], data: UnsafeRawBufferPointer?) -> Socket.IOResult {
+    /// Writes the header, the byte arrays and an optional raw tail with one sendmsg.
+    static func send(_ s: Socket, _ header: FrameHeader, parts: [[UInt8]], data: UnsafeRawBufferPointer?, more: Bool = false) -> Socket.IOResult {
         let h = header.encoded
         return h.withUnsafeBytes { hb in
             withBuffers(parts[...]) { bufs in
                 var all = [hb]
                 all.append(contentsOf: bufs)
                 if let data { all.append(data) }
-                return s.send(all)
+                return s.send(all, more: more)
             }
         }
     }

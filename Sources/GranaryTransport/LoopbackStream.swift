@@ -4,21 +4,30 @@ import GranaryCore
 /// Loopback helpers for benchmarks and local clusters: a raw TCP stream between two sockets (the
 /// baseline a transport benchmark compares against) and free-port discovery.
 public enum LoopbackStream {
-    /// Streams `totalBytes` from one socket to another over 127.0.0.1 in `chunkSize` writes, the
-    /// receiver reading into one reused buffer. Returns the elapsed seconds.
-    public static func measure(totalBytes: Int, chunkSize: Int) throws(TransportError) -> Double {
+    /// Streams `totalBytes` from one socket to another over 127.0.0.1, one `chunk` per write, the
+    /// receiver reading into one reused buffer; returns the elapsed seconds. The sender cycles
+    /// through `copies` separate copies of `chunk`, so that it reads as much distinct memory as a
+    /// server holding that many chunks does (with 1, it re-sends one buffer that never leaves its
+    /// CPU cache, which no server serving a data set gets to do).
+    public static func measure(totalBytes: Int, chunk: [UInt8], copies: Int = 1) throws(TransportError) -> Double {
+        let chunkSize = chunk.count
         let listener = try Socket.listen(Endpoint(host: "127.0.0.1", port: 0))
         let endpoint = Endpoint(host: "127.0.0.1", port: listener.localPort)
         let sender = Thread {
             guard let (s, _) = listener.accept() else { return }
-            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
-            defer { buf.deallocate() }
-            buf.initializeMemory(as: UInt8.self, repeating: 0x5A)
+            let bufs = (0..<max(copies, 1)).map { _ in
+                let b = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
+                chunk.withUnsafeBytes { b.copyMemory(from: $0) }
+                return b
+            }
+            defer { bufs.forEach { $0.deallocate() } }
             var left = totalBytes
+            var i = 0
             while left > 0 {
                 let n = min(left, chunkSize)
-                guard s.send([UnsafeRawBufferPointer(rebasing: buf[0..<n])]) == .ok else { return }
+                guard s.send([UnsafeRawBufferPointer(rebasing: bufs[i % bufs.count][0..<n])]) == .ok else { return }
                 left -= n
+                i += 1
             }
         }
         sender.start()

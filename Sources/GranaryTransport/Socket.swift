@@ -19,6 +19,7 @@ final class Socket: Sendable {
 
     static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
+
     /// Resolves `endpoint` to socket addresses (numeric hosts and names alike).
     static func resolve(_ endpoint: Endpoint, passive: Bool) throws(TransportError) -> [(family: Int32, addr: [UInt8])] {
         var hints = addrinfo()
@@ -194,12 +195,20 @@ final class Socket: Sendable {
         return .ok
     }
 
-    /// Writes all of `parts` in order with as few system calls as possible (writev).
-    func send(_ parts: [UnsafeRawBufferPointer]) -> IOResult {
+    /// Writes all of `parts` in order with as few system calls as possible (one sendmsg with an
+    /// iovec each), without SIGPIPE. `more` tells TCP that more of the frame follows (MSG_MORE), so
+    /// a header is not sent as a packet of its own ahead of the data.
+    func send(_ parts: [UnsafeRawBufferPointer], more: Bool = false) -> IOResult {
         var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var index = 0
+        let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
         while index < iov.count {
-            let n = iov[index...].withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32(min($0.count, 64))) }
+            let n = iov[index...].withUnsafeMutableBufferPointer { v in
+                var m = msghdr()
+                m.msg_iov = v.baseAddress
+                m.msg_iovlen = min(v.count, 64)
+                return sendmsg(fd, &m, flags)
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { return .failed("send timed out") }

@@ -9,7 +9,7 @@ import Synchronization
 /// Requests are written under a lock, one frame at a time, by the calling task; one reader thread
 /// per connection receives responses in whatever order the peer sends them and completes the
 /// matching request. A read's response body is received straight into the caller's buffer — no
-/// intermediate copy between the socket and the caller.
+/// intermediate copy between the socket and the caller; its small head comes back as the result.
 public final class TCPConnection: Connection {
     public let peer: Endpoint
     let socket: Socket
@@ -29,7 +29,10 @@ public final class TCPConnection: Connection {
         let buffer: UnsafeMutableRawBufferPointer
     }
 
-    enum Reply: Sendable { case bytes([UInt8]), filled }
+    enum Reply: Sendable { case bytes([UInt8]), filled(head: [UInt8]) }
+
+    /// The most a data response's head may be; anything bigger is a protocol error.
+    static let maxHeadBytes = 1 << 20
 
     struct Pending {
         let type: MessageType
@@ -111,9 +114,11 @@ public final class TCPConnection: Connection {
         return []
     }
 
-    public func read(_ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int? = nil) async throws(TransportError) {
+    @discardableResult
+    public func read(_ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
         let dest = ReceiveBuffer(buffer: buffer)
-        _ = try await send(type, head: body, data: nil, destination: dest, timeoutMs: timeoutMs)
+        if case let .filled(head) = try await send(type, head: body, data: nil, destination: dest, timeoutMs: timeoutMs) { return head }
+        return []
     }
 
     private func send(_ type: MessageType, head: [UInt8], data: UnsafeRawBufferPointer?, destination: ReceiveBuffer?, timeoutMs: Int?) async throws(TransportError) -> Reply {
@@ -219,6 +224,10 @@ public final class TCPConnection: Connection {
 
     private func receiveBody(_ header: FrameHeader, into p: Pending) -> Result<Reply, TransportError> {
         let length = header.payloadLength
+        if header.carriesData && p.destination == nil {
+            if socket.discard(length) != .ok { return .failure(.connectionClosed(peer, reason: "connection lost")) }
+            return .failure(.protocolError(peer, .malformed(type: header.type, field: "flags", reason: "bulk data in answer to a call")))
+        }
         if header.isError || p.destination == nil {
             switch FrameIO.readPayload(socket, length: length) {
             case let .failure(f): return .failure(.connectionClosed(peer, reason: f.reason))
@@ -231,14 +240,35 @@ public final class TCPConnection: Connection {
                 }
             }
         }
-        guard let dest = p.destination?.buffer, length == dest.count else {
+        guard let dest = p.destination?.buffer else { return .failure(.connectionClosed(peer, reason: "internal: no destination")) }
+        // A data response: head length, head, then the data, which goes straight into `dest`.
+        guard header.carriesData, length >= 4 else {
             if socket.discard(length) != .ok { return .failure(.connectionClosed(peer, reason: "connection lost")) }
-            return .failure(.unexpectedLength(peer, expected: p.destination?.buffer.count ?? 0, got: length))
+            return .failure(.protocolError(peer, .malformed(type: header.type, field: "flags", reason: "answer to a read carries no data")))
         }
-        if length > 0, let f = FrameIO.ReadFailure(socket.receive(into: dest), expected: length) {
+        var prefix = [UInt8](repeating: 0, count: 4)
+        if let f = FrameIO.ReadFailure(prefix.withUnsafeMutableBytes { socket.receive(into: $0) }, expected: 4) {
             return .failure(.connectionClosed(peer, reason: f.reason))
         }
-        return .success(.filled)
+        let headLength = prefix.reduce(0) { $0 << 8 | Int($1) }
+        guard headLength <= length - 4, headLength <= Self.maxHeadBytes else {
+            if socket.discard(length - 4) != .ok { return .failure(.connectionClosed(peer, reason: "connection lost")) }
+            return .failure(.protocolError(peer, .malformed(type: header.type, field: "head length", reason: "\(headLength) in a payload of \(length)")))
+        }
+        let head: [UInt8]
+        switch FrameIO.readPayload(socket, length: headLength) {
+        case let .failure(f): return .failure(.connectionClosed(peer, reason: f.reason))
+        case let .success(h): head = h
+        }
+        let dataLength = length - 4 - headLength
+        guard dataLength == dest.count else {
+            if socket.discard(dataLength) != .ok { return .failure(.connectionClosed(peer, reason: "connection lost")) }
+            return .failure(.unexpectedLength(peer, expected: dest.count, got: dataLength))
+        }
+        if dataLength > 0, let f = FrameIO.ReadFailure(socket.receive(into: dest), expected: dataLength) {
+            return .failure(.connectionClosed(peer, reason: f.reason))
+        }
+        return .success(.filled(head: head))
     }
 
     private func failAll(reason: String) {

@@ -132,7 +132,7 @@ public final class TCPServer: Sendable {
     private func serve(_ socket: Socket, peer: String) {
         guard authenticate(socket, peer: peer) else { return }
         count { $0.authenticated += 1 }
-        let writer = LockedWriter(socket)
+        let writer = ResponseWriter(socket)
         let slots = DispatchSemaphore(value: maxInFlightPerConnection)
         let inFlight = DispatchGroup()
         defer {
@@ -166,37 +166,70 @@ public final class TCPServer: Sendable {
                 return
             }
             count { $0.requests += 1 }
+            let request = Request(type: header.type, id: header.requestID, body: body, peer: peer)
+            if let response = handler.handleInline(request) {
+                if case let .failed(reason) = writer.send(response, to: request) {
+                    logger.debug("response to \(peer) lost: \(reason)")
+                    return
+                }
+                continue
+            }
             slots.wait()
             inFlight.enter()
-            let request = Request(type: header.type, id: header.requestID, body: body, peer: peer)
             Task { [handler, logger, writer, slots, inFlight, socket] in
                 let response = await handler.handle(request)
-                let (flags, payload): (UInt8, [UInt8])
-                switch response {
-                case let .ok(b): (flags, payload) = (FrameHeader.responseFlag, b)
-                case let .error(e): (flags, payload) = (FrameHeader.responseFlag | FrameHeader.errorFlag, e.encoded)
+                // Sending can block for as long as the peer takes to drain a large answer; doing
+                // that on the cooperative pool would stall every other task of the process (with
+                // two cores, two blocked sends stop everything), so the connection's own serial
+                // queue does it, one frame at a time.
+                writer.queue.async {
+                    if case let .failed(reason) = writer.send(response, to: request) {
+                        logger.debug("response to \(peer) lost: \(reason)")
+                        socket.shutdown()
+                    }
+                    slots.signal()
+                    inFlight.leave()
                 }
-                let h = FrameHeader(type: request.type, flags: flags, requestID: request.id, payloadLength: payload.count)
-                let r = writer.send(h, payload)
-                if case let .failed(reason) = r {
-                    logger.debug("response to \(peer) lost: \(reason)")
-                    socket.shutdown()
-                }
-                slots.signal()
-                inFlight.leave()
             }
         }
     }
 }
 
-/// Serializes the frames that concurrent handlers write to one connection.
-final class LockedWriter: Sendable {
+/// Writes the frames that concurrent handlers answer on one connection, one at a time, from the
+/// connection's own serial queue (off the cooperative pool, since a send may block).
+final class ResponseWriter: Sendable {
     let socket: Socket
+    let queue: DispatchQueue
     private let lock = Mutex(())
 
-    init(_ socket: Socket) { self.socket = socket }
+    init(_ socket: Socket) {
+        self.socket = socket
+        self.queue = DispatchQueue(label: "granary-tx")
+    }
 
-    func send(_ header: FrameHeader, _ payload: [UInt8]) -> Socket.IOResult {
-        lock.withLock { _ in FrameIO.send(socket, header, payload) }
+    /// Writes `response` as the answer to `request`: one frame, never interleaved with another.
+    func send(_ response: Response, to request: Request) -> Socket.IOResult {
+        func header(_ flags: UInt8, _ length: Int) -> FrameHeader {
+            FrameHeader(type: request.type, flags: FrameHeader.responseFlag | flags, requestID: request.id, payloadLength: length)
+        }
+        switch response {
+        case let .ok(body):
+            return lock.withLock { _ in FrameIO.send(socket, header(0, body.count), body) }
+        case let .error(e):
+            let body = e.encoded
+            return lock.withLock { _ in FrameIO.send(socket, header(FrameHeader.errorFlag, body.count), body) }
+        case let .data(head, bulk):
+            var prefix = WireWriter()
+            prefix.u32(UInt32(head.count))
+            let h = header(FrameHeader.dataFlag, 4 + head.count + bulk.count)
+            return lock.withLock { _ in
+                switch bulk {
+                case let .bytes(b):
+                    return FrameIO.send(socket, h, prefix.bytes, head, b)
+                case let .buffer(b):
+                    return FrameIO.send(socket, h, parts: [prefix.bytes, head], data: UnsafeRawBufferPointer(b.bytes))
+                }
+            }
+        }
     }
 }

@@ -7,8 +7,7 @@ import Synchronization
 /// Opens and reuses authenticated TCP connections, one per peer, reconnecting when one has closed.
 ///
 /// Dialing blocks (connect, handshake), so it runs on its own thread, never on the cooperative
-/// pool. `call` retries an idempotent request once on a fresh connection when the old one turned
-/// out to be closed — the usual case after a peer restarted.
+/// pool.
 public final class TCPTransport: Transport {
     let authenticator: Authenticator
     public let settings: TransportSettings
@@ -48,28 +47,6 @@ public final class TCPTransport: Transport {
         }
         if kept !== fresh { fresh.close() }
         return kept
-    }
-
-    /// One request to `peer`, on the pooled connection.
-    public func call(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], idempotent: Bool = true, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
-        let c = try await tcpConnection(to: peer)
-        do {
-            return try await c.call(type, body, timeoutMs: timeoutMs)
-        } catch {
-            guard idempotent, case .connectionClosed = error else { throw error }
-            return try await tcpConnection(to: peer).call(type, body, timeoutMs: timeoutMs)
-        }
-    }
-
-    /// Reads a response body straight into `buffer`, on the pooled connection.
-    public func read(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int? = nil) async throws(TransportError) {
-        let c = try await tcpConnection(to: peer)
-        do {
-            try await c.read(type, body, into: buffer, timeoutMs: timeoutMs)
-        } catch {
-            guard case .connectionClosed = error else { throw error }
-            try await tcpConnection(to: peer).read(type, body, into: buffer, timeoutMs: timeoutMs)
-        }
     }
 
     public func closeAll() {

@@ -15,6 +15,9 @@ public struct FrameHeader: Equatable, Sendable {
     /// Flag bits.
     public static let responseFlag: UInt8 = 0x01
     public static let errorFlag: UInt8 = 0x02
+    /// A response whose payload is a head and bulk data: `head length u32 | head | data`. The
+    /// receiver puts the head in memory and the data straight into the caller's buffer.
+    public static let dataFlag: UInt8 = 0x04
 
     public var type: MessageType
     public var flags: UInt8
@@ -30,6 +33,7 @@ public struct FrameHeader: Equatable, Sendable {
 
     public var isResponse: Bool { flags & Self.responseFlag != 0 }
     public var isError: Bool { flags & Self.errorFlag != 0 }
+    public var carriesData: Bool { flags & Self.dataFlag != 0 }
 
     public func encode(into out: inout [UInt8]) {
         var w = WireWriter()
@@ -59,7 +63,10 @@ public struct FrameHeader: Equatable, Sendable {
         let version = (try? r.u8()) ?? 0
         guard version == protocolVersion else { throw .unsupportedVersion(version) }
         let flags = (try? r.u8()) ?? 0
-        guard flags & ~(responseFlag | errorFlag) == 0, flags & errorFlag == 0 || flags & responseFlag != 0 else {
+        // Error and data are kinds of response, and exclusive.
+        guard flags & ~(responseFlag | errorFlag | dataFlag) == 0,
+              flags & (errorFlag | dataFlag) == 0 || flags & responseFlag != 0,
+              flags & errorFlag == 0 || flags & dataFlag == 0 else {
             throw .badFlags(flags)
         }
         let rawType = (try? r.u16()) ?? 0

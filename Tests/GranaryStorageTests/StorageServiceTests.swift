@@ -37,8 +37,16 @@ import Testing
         guard case .ok = await call(s, .putChunk, ChunkRequest(drive: "d0", key: key).encoded + data) else { Issue.record("put failed"); return }
         guard case let .ok(got) = await call(s, .getChunk, ChunkRequest(drive: "d0", key: key).encoded) else { Issue.record("get failed"); return }
         #expect(got == data)
-        guard case let .ok(part) = await call(s, .readChunk, ReadChunkRequest(drive: "d0", key: key, offset: 65_000, length: 70_000).encoded) else { Issue.record("read failed"); return }
+        // A ranged read answers with the bytes asked for and a checksum per segment of them.
+        guard case let .data(head, .buffer(buffer)) = await call(s, .readChunk, ReadChunkRequest(drive: "d0", key: key, offset: 65_000, length: 70_000).encoded) else {
+            Issue.record("read failed"); return
+        }
+        let part = Array(buffer.bytes)
         #expect(part == Array(data[65_000..<135_000]))
+        let reply = try ReadChunkReply.decode(head)
+        // 65_000..<135_000 in 64 KiB blocks: the tail of block 0, then part of block 1, then part of block 2.
+        #expect(reply.segments.map(\.length) == [536, 65_536, 3_928])
+        #expect(part.withUnsafeBytes { reply.firstMismatch(in: $0) } == nil)
         guard case let .ok(list) = await call(s, .listChunks, DriveName("d0").encoded) else { Issue.record("list failed"); return }
         #expect(try ChunkList.decode(list).keys == [key])
         guard case .ok = await call(s, .deleteChunk, ChunkRequest(drive: "d0", key: key).encoded) else { Issue.record("delete failed"); return }

@@ -66,7 +66,8 @@ import Testing
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }
         let req = ReadChunkRequest(drive: "d0", key: ChunkKey(stripe: 2, fragment: 1), offset: 5, length: UInt32(1 << 20)).encoded
-        try await t.read(server.endpoint, .readChunk, req, into: buffer)
+        let head = try await t.read(server.endpoint, .readChunk, req, into: buffer)
+        #expect(head == Array("5".utf8))
         #expect(Array(buffer) == EchoHandler.pattern(offset: 5, count: 1 << 20))
         let small = UnsafeMutableRawBufferPointer.allocate(byteCount: 10, alignment: 8)
         defer { small.deallocate() }
@@ -75,6 +76,25 @@ import Testing
         }
         // The connection survives a length mismatch.
         #expect(try await t.call(server.endpoint, .ping, [9]) == [9])
+    }
+
+    @Test func dataAnswersBelongToReadsOnly() async throws {
+        let server = try TestCluster.server()
+        defer { server.stop() }
+        let t = TCPTransport(secret: TestCluster.secret, logger: TestCluster.logger)
+        defer { t.closeAll() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 8)
+        defer { buffer.deallocate() }
+        // A read answered with a plain body, and a call answered with bulk data, are protocol errors.
+        await #expect(throws: TransportError.protocolError(server.endpoint, .malformed(type: .ping, field: "flags", reason: "answer to a read carries no data"))) {
+            try await t.read(server.endpoint, .ping, [1], into: buffer)
+        }
+        let req = ReadChunkRequest(drive: "d0", key: ChunkKey(stripe: 2, fragment: 1), offset: 0, length: 1).encoded
+        await #expect(throws: TransportError.protocolError(server.endpoint, .malformed(type: .readChunk, field: "flags", reason: "bulk data in answer to a call"))) {
+            _ = try await t.call(server.endpoint, .readChunk, req, idempotent: false)
+        }
+        // The pool reconnects for the next request.
+        #expect(try await t.call(server.endpoint, .ping, [4]) == [4])
     }
 
     @Test func remoteErrorsCarryCodeAndMessage() async throws {

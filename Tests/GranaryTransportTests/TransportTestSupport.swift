@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 
 /// A real handler for transport tests: ping echoes its body; read-chunk answers with `length`
-/// bytes of a known pattern; get-chunk sleeps the number of milliseconds in the drive name's
+/// bytes of a known pattern (head: the offset in decimal); get-chunk sleeps the number of milliseconds in the drive name's
 /// digits before answering (to test timeouts and out-of-order responses); delete-chunk fails.
 struct EchoHandler: RequestHandler {
     func handle(_ request: Request) async -> Response {
@@ -14,7 +14,8 @@ struct EchoHandler: RequestHandler {
             return .ok(request.body)
         case .readChunk:
             guard let r = try? ReadChunkRequest.decode(request.body) else { return .error(RemoteError(.badRequest, "bad read")) }
-            return .ok(Self.pattern(offset: Int(r.offset), count: Int(r.length)))
+            // The head is the request's offset, so tests can see it come back beside the data.
+            return .data(head: Array(String(r.offset).utf8), .bytes(Self.pattern(offset: Int(r.offset), count: Int(r.length))))
         case .getChunk:
             guard let r = try? ChunkRequest.decode(request.body, type: .getChunk) else { return .error(RemoteError(.badRequest, "bad get")) }
             let ms = Int(r.drive.filter(\.isNumber)) ?? 0

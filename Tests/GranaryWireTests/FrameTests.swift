@@ -21,7 +21,7 @@ import Testing
         #expect(out == frames)
     }
 
-    @Test func boundedDecodingRejectsBadHeadersBeforeBufferingPayload() {
+    @Test func boundedDecodingRejectsBadHeadersBeforeBufferingPayload() throws {
         var d = FrameDecoder(maxPayload: 100)
         d.feed(FrameHeader(type: .ping, requestID: 1, payloadLength: 101).encoded)
         #expect(throws: WireError.frameTooLarge(length: 101, limit: 100)) { try d.next() }
@@ -38,6 +38,49 @@ import Testing
         var f = FrameHeader(type: .ping, requestID: 1, payloadLength: 0).encoded
         f[5] = FrameHeader.errorFlag
         #expect(throws: WireError.badFlags(FrameHeader.errorFlag)) { try FrameHeader.decode(f, maxPayload: 10) }
+        // Data is a kind of response, and not an error at the same time.
+        for flags in [FrameHeader.dataFlag, FrameHeader.dataFlag | FrameHeader.errorFlag | FrameHeader.responseFlag, 0x08] {
+            f[5] = flags
+            #expect(throws: WireError.badFlags(flags)) { try FrameHeader.decode(f, maxPayload: 10) }
+        }
+        f[5] = FrameHeader.dataFlag | FrameHeader.responseFlag
+        #expect(try FrameHeader.decode(f, maxPayload: 10).carriesData)
+    }
+
+    @Test func readReplyRoundTripsAndFindsTheBadSegment() throws {
+        let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let cuts = [0..<4_000, 4_000..<9_000, 9_000..<10_000]
+        let reply = ReadChunkReply(segments: cuts.map { r in
+            .init(length: UInt32(r.count), checksum: data[r].withUnsafeBytes { CRC32C.checksum($0) })
+        })
+        #expect(try ReadChunkReply.decode(reply.encoded) == reply)
+        #expect(reply.dataLength == 10_000)
+        #expect(data.withUnsafeBytes { reply.firstMismatch(in: $0) } == nil)
+        var bad = data
+        bad[5_000] ^= 1
+        let m = try #require(bad.withUnsafeBytes { reply.firstMismatch(in: $0) })
+        #expect(m.offset == 4_000 && m.length == 5_000 && m.expected == reply.segments[1].checksum && m.actual != m.expected)
+        // Data shorter than the segments claim is a mismatch, never an over-read.
+        #expect(Array(data[0..<5_000]).withUnsafeBytes { reply.firstMismatch(in: $0) }?.offset == 4_000)
+    }
+
+    @Test func readReplyRefusesMalformedSegmentLists() {
+        var zero = WireWriter()
+        zero.u32(1); zero.u32(0); zero.u32(0)
+        #expect(throws: WireError.malformed(type: .readChunk, field: "segment length", reason: "zero")) { try ReadChunkReply.decode(zero.bytes) }
+        var many = WireWriter()
+        many.u32(UInt32(ReadChunkReply.maxSegments + 1))
+        #expect(throws: WireError.malformed(type: .readChunk, field: "segments", reason: "\(ReadChunkReply.maxSegments + 1) exceeds \(ReadChunkReply.maxSegments)")) {
+            try ReadChunkReply.decode(many.bytes)
+        }
+        var huge = WireWriter()
+        huge.u32(2); huge.u32(UInt32(ReadChunkRequest.maxLength)); huge.u32(0); huge.u32(1); huge.u32(0)
+        #expect(throws: WireError.malformed(type: .readChunk, field: "segment length", reason: "segments exceed \(ReadChunkRequest.maxLength) bytes")) {
+            try ReadChunkReply.decode(huge.bytes)
+        }
+        var short = WireWriter()
+        short.u32(2); short.u32(5); short.u32(0)
+        #expect(throws: WireError.malformed(type: .readChunk, field: "segment length", reason: "needs 4 bytes, 0 left")) { try ReadChunkReply.decode(short.bytes) }
     }
 
     @Test func truncatedStreamIsReported() throws {

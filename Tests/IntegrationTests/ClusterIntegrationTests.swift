@@ -1,4 +1,5 @@
 import Foundation
+import GranaryClient
 import GranaryCore
 import GranaryManager
 @testable import GranaryTransport
@@ -27,7 +28,7 @@ import Glibc
                 #expect(try await t.call(ep, .getChunk, ChunkRequest(drive: d, key: key).encoded) == data)
                 let range = UnsafeMutableRawBufferPointer.allocate(byteCount: 100_000, alignment: 4096)
                 defer { range.deallocate() }
-                try await t.read(ep, .readChunk, ReadChunkRequest(drive: d, key: key, offset: 70_000, length: 100_000).encoded, into: range)
+                try await StorageClient(transport: t).read(ep, drive: d, key: key, offset: 70_000, into: range)
                 #expect(Array(range) == Array(data[70_000..<170_000]))
                 let list = try ChunkList.decode(try await t.call(ep, .listChunks, DriveName(d).encoded))
                 #expect(list.keys == [key])

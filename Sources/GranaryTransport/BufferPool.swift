@@ -1,0 +1,73 @@
+import Synchronization
+
+/// Reusable, page-aligned, pre-faulted buffers of one size, for answers a server builds in memory.
+///
+/// Why: a fresh 1 MiB allocation per answer is a fresh mapping, and touching it costs a page fault
+/// per 4 KiB — measured, that alone cut chunk reads from 3 to 2.3 GB/s. A buffer taken here comes
+/// back when the last reference to it goes, and at most `retained` idle buffers are kept.
+/// (The pinned, registered pool of GranaryBuffers replaces this when the RDMA issue lands.)
+public final class BufferPool: Sendable {
+    public let bufferBytes: Int
+    public let retained: Int
+    private let free = Mutex<[Slab]>([])
+
+    /// Owns one allocation; `@unchecked Sendable` is safe because the pointer is handed to exactly
+    /// one `PooledBuffer` at a time and only touched through it (or by the pool, while idle).
+    struct Slab: @unchecked Sendable {
+        let memory: UnsafeMutableRawBufferPointer
+    }
+
+    public init(bufferBytes: Int = 1 << 20, retained: Int = 64) {
+        self.bufferBytes = bufferBytes
+        self.retained = retained
+    }
+
+    deinit {
+        free.withLock { slabs in slabs.forEach { $0.memory.deallocate() } }
+    }
+
+    /// A buffer of exactly `count` bytes (up to `bufferBytes` from the pool; larger ones are
+    /// allocated for the occasion and freed after).
+    public func take(_ count: Int) -> PooledBuffer {
+        guard count <= bufferBytes else {
+            let m = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 4096)
+            return PooledBuffer(slab: Slab(memory: m), count: count, pool: nil)
+        }
+        if let slab = free.withLock({ $0.popLast() }) { return PooledBuffer(slab: slab, count: count, pool: self) }
+        let m = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferBytes, alignment: 4096)
+        m.initializeMemory(as: UInt8.self, repeating: 0)  // fault the pages in now, once
+        return PooledBuffer(slab: Slab(memory: m), count: count, pool: self)
+    }
+
+    func giveBack(_ slab: Slab) {
+        let kept = free.withLock { slabs -> Bool in
+            guard slabs.count < retained else { return false }
+            slabs.append(slab)
+            return true
+        }
+        if !kept { slab.memory.deallocate() }
+    }
+}
+
+/// `count` bytes of a pool's buffer, returned to the pool when the last reference goes.
+///
+/// `@unchecked Sendable` is safe by contract: one task fills the bytes, then hands the buffer on
+/// (to the server's writer) and does not touch it again; readers after the hand-off only read.
+public final class PooledBuffer: @unchecked Sendable {
+    let slab: BufferPool.Slab
+    public let count: Int
+    let pool: BufferPool?
+
+    init(slab: BufferPool.Slab, count: Int, pool: BufferPool?) {
+        self.slab = slab
+        self.count = count
+        self.pool = pool
+    }
+
+    deinit {
+        if let pool { pool.giveBack(slab) } else { slab.memory.deallocate() }
+    }
+
+    /// The buffer's bytes, to fill before handing it on.
+    public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: slab.memory[0..<count]) }
+}
