@@ -47,7 +47,10 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
-        .target(name: "GranaryErasure", dependencies: ["GranaryCore", "CErasureCode"], swiftSettings: swiftSettings),
+        .target(name: "GranaryErasure", dependencies: [
+            "GranaryCore", "CErasureCode",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .target(name: "GranaryFUSE", dependencies: ["GranaryCore", "CFuse3"], swiftSettings: swiftSettings),
         .target(name: "GranaryMeta", dependencies: [
             "GranaryCore",
@@ -85,6 +88,7 @@ let package = Package(
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryErasureTests", dependencies: ["GranaryErasure", "GranaryCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),

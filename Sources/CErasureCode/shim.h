@@ -8,5 +8,6 @@
 #include <sys/types.h>
 #include <sys/select.h>
 #include <syslog.h>
+#include <malloc.h>  // mallopt: keep liberasurecode's per-call fragment allocations on the heap
 #include <erasurecode.h>
 #include <erasurecode_version.h>
