@@ -16,33 +16,32 @@ public struct StorageClient: Sendable {
     /// Stores `data` as chunk `key` on `drive` of `node` (atomically: all of it or nothing).
     public func put(_ node: Endpoint, drive: String, key: ChunkKey, data: UnsafeRawBufferPointer, timeoutMs: Int? = nil) async throws(ClientError) {
         let head = ChunkRequest(drive: drive, key: key).encoded
-        do {
-            _ = try await transport.connection(to: node).call(.putChunk, head: head, data: data, timeoutMs: timeoutMs)
-        } catch {
-            throw .transport(error)
+        _ = try await transported { () async throws(TransportError) in
+            try await transport.connection(to: node).call(.putChunk, head: head, data: data, timeoutMs: timeoutMs)
         }
     }
 
     /// Stores `data` as chunk `key` on `drive` of `node`.
     public func put(_ node: Endpoint, drive: String, key: ChunkKey, data: [UInt8], timeoutMs: Int? = nil) async throws(ClientError) {
-        do {
-            _ = try await transport.call(node, .putChunk, ChunkRequest(drive: drive, key: key).encoded + data, idempotent: false, timeoutMs: timeoutMs)
-        } catch {
-            throw .transport(error)
+        _ = try await transported { () async throws(TransportError) in
+            try await transport.call(node, .putChunk, ChunkRequest(drive: drive, key: key).encoded + data, idempotent: false, timeoutMs: timeoutMs)
         }
     }
 
     /// The whole of chunk `key` (the node verifies it before answering).
     public func get(_ node: Endpoint, drive: String, key: ChunkKey, timeoutMs: Int? = nil) async throws(ClientError) -> [UInt8] {
-        do { return try await transport.call(node, .getChunk, ChunkRequest(drive: drive, key: key).encoded, timeoutMs: timeoutMs) } catch { throw .transport(error) }
+        try await transported { () async throws(TransportError) in
+            try await transport.call(node, .getChunk, ChunkRequest(drive: drive, key: key).encoded, timeoutMs: timeoutMs)
+        }
     }
 
     /// Reads chunk `key`'s bytes `offset..<offset + buffer.count` straight into `buffer` and checks
     /// them there against the checksums the node sent.
     public func read(_ node: Endpoint, drive: String, key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int? = nil) async throws(ClientError) {
         let request = ReadChunkRequest(drive: drive, key: key, offset: UInt64(offset), length: UInt32(buffer.count)).encoded
-        let head: [UInt8]
-        do { head = try await transport.read(node, .readChunk, request, into: buffer, timeoutMs: timeoutMs) } catch { throw .transport(error) }
+        let head = try await transported { () async throws(TransportError) in
+            try await transport.read(node, .readChunk, request, into: buffer, timeoutMs: timeoutMs)
+        }
         let reply: ReadChunkReply
         do throws(WireError) { reply = try ReadChunkReply.decode(head) } catch {
             throw .badReadAnswer(node: node, drive: drive, key: key, reason: error.description)
@@ -57,13 +56,21 @@ public struct StorageClient: Sendable {
 
     /// Deletes chunk `key`.
     public func delete(_ node: Endpoint, drive: String, key: ChunkKey, timeoutMs: Int? = nil) async throws(ClientError) {
-        do { _ = try await transport.call(node, .deleteChunk, ChunkRequest(drive: drive, key: key).encoded, timeoutMs: timeoutMs) } catch { throw .transport(error) }
+        _ = try await transported { () async throws(TransportError) in
+            try await transport.call(node, .deleteChunk, ChunkRequest(drive: drive, key: key).encoded, timeoutMs: timeoutMs)
+        }
     }
 
     /// The keys of the chunks on `drive`, sorted.
     public func list(_ node: Endpoint, drive: String, timeoutMs: Int? = nil) async throws(ClientError) -> [ChunkKey] {
-        let body: [UInt8]
-        do { body = try await transport.call(node, .listChunks, DriveName(drive).encoded, timeoutMs: timeoutMs) } catch { throw .transport(error) }
+        let body = try await transported { () async throws(TransportError) in
+            try await transport.call(node, .listChunks, DriveName(drive).encoded, timeoutMs: timeoutMs)
+        }
         do throws(WireError) { return try ChunkList.decode(body).keys } catch { throw .transport(.protocolError(node, error)) }
+    }
+
+    /// Runs one transport call, its failure becoming `ClientError.transport`.
+    private func transported<T>(_ call: () async throws(TransportError) -> T) async throws(ClientError) -> T {
+        do { return try await call() } catch { throw .transport(error) }
     }
 }

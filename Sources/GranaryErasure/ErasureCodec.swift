@@ -97,10 +97,11 @@ public final class ErasureCodec: Sendable {
         var dataFragments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         var parityFragments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         var fragmentLength: UInt64 = 0
-        let base = data.baseAddress?.assumingMemoryBound(to: CChar.self)
-        var empty: CChar = 0
-        let rc = liberasurecode_encode(descriptor, base ?? withUnsafePointer(to: &empty) { $0 }, UInt64(data.count),
-                                       &dataFragments, &parityFragments, &fragmentLength)
+        // An empty buffer may have no address; liberasurecode wants one, so lend it a byte.
+        let rc = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 1) { spare in
+            liberasurecode_encode(descriptor, data.baseAddress?.assumingMemoryBound(to: CChar.self) ?? UnsafePointer(spare.baseAddress),
+                                  UInt64(data.count), &dataFragments, &parityFragments, &fragmentLength)
+        }
         guard rc == 0, let dataFragments, let parityFragments else { throw .encodeFailed(code: rc) }
         return EncodedStripe(codec: self, data: dataFragments, parity: parityFragments, fragmentLength: Int(fragmentLength), dataLength: data.count)
     }
@@ -131,7 +132,8 @@ public final class ErasureCodec: Sendable {
 
     /// The original data from at least k fragments, as a new array.
     public func decode(_ fragments: [[UInt8]]) throws(ErasureError) -> [UInt8] {
-        let length = try Self.originalLength(fragments)
+        guard let first = fragments.first else { throw .insufficientFragments(have: 0, need: k) }
+        let length = try Self.originalLength(first)
         var result = [UInt8](repeating: 0, count: length)
         let r: Result<Void, ErasureError> = withRawPointers(fragments) { raws in
             result.withUnsafeMutableBytes { out in
@@ -171,26 +173,26 @@ public final class ErasureCodec: Sendable {
 
     /// The fragment index written in a fragment's header.
     public static func index(of fragment: UnsafeRawBufferPointer) throws(ErasureError) -> Int {
+        Int(try header(of: fragment).meta.idx)
+    }
+
+    /// The original data length recorded in a fragment's header.
+    static func originalLength(_ fragment: [UInt8]) throws(ErasureError) -> Int {
+        let r: Result<fragment_header_t, ErasureError> = fragment.withUnsafeBytes { raw in
+            do throws(ErasureError) { return .success(try header(of: raw)) } catch { return .failure(error) }
+        }
+        return Int(try r.get().meta.orig_data_size)
+    }
+
+    /// A fragment's liberasurecode header, refused when the fragment is too short or the magic is not there.
+    static func header(of fragment: UnsafeRawBufferPointer) throws(ErasureError) -> fragment_header_t {
         guard fragment.count >= fragmentHeaderSize else {
             throw .badFragment(position: 0, reason: "\(fragment.count) bytes, shorter than the \(fragmentHeaderSize)-byte header")
         }
         var header = fragment_header_t()
         withUnsafeMutableBytes(of: &header) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: fragment[0..<fragmentHeaderSize])) }
         guard header.magic == LIBERASURECODE_FRAG_HEADER_MAGIC else { throw .badFragment(position: 0, reason: "not a liberasurecode fragment") }
-        return Int(header.meta.idx)
-    }
-
-    /// The original data length recorded in the fragments' headers.
-    static func originalLength(_ fragments: [[UInt8]]) throws(ErasureError) -> Int {
-        guard let first = fragments.first, first.count >= fragmentHeaderSize else {
-            throw .badFragment(position: 0, reason: "missing or shorter than the \(fragmentHeaderSize)-byte header")
-        }
-        var header = fragment_header_t()
-        first.withUnsafeBytes { raw in
-            withUnsafeMutableBytes(of: &header) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<fragmentHeaderSize])) }
-        }
-        guard header.magic == LIBERASURECODE_FRAG_HEADER_MAGIC else { throw .badFragment(position: 0, reason: "not a liberasurecode fragment") }
-        return Int(header.meta.orig_data_size)
+        return header
     }
 
     /// Validates count and sizes; liberasurecode trusts its inputs, so nothing malformed may reach it.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import GranaryCore
 
 /// Chooses the drives that hold a stripe's fragments.
@@ -71,7 +74,7 @@ public enum Placement {
         let u = (Double(mix(h ^ mix(stripe &+ 0x9e37_79b9_7f4a_7c15)) >> 11) + 0.5) / Double(1 << 53)
         // A drive reporting no free space still gets a tiny weight, so placement stays defined.
         let w = Double(max(weight, 1))
-        return w / -naturalLog(u)
+        return w / -log(u)
     }
 
     /// splitmix64's finalizer: a strong, cheap 64-bit mix.
@@ -82,8 +85,3 @@ public enum Placement {
         return z ^ (z >> 31)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-private func naturalLog(_ x: Double) -> Double { Glibc.log(x) }
-#endif

@@ -272,20 +272,8 @@ public final class Drive: Sendable {
     /// always `buffer.count`: a range past the end is `.rangeOutOfBounds`, not a short read.
     @discardableResult
     public func read(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
-        try recording { () throws(StorageError) -> Int in
-            try withChunk(key) { (fd, header) throws(StorageError) in
-                guard offset >= 0, offset <= header.dataLength, buffer.count <= header.dataLength - offset else {
-                    throw .rangeOutOfBounds(drive: id, key: key, offset: offset, count: buffer.count,
-                                            length: header.dataLength)
-                }
-                try readBlocks(fd, header, offset..<(offset + buffer.count), into: buffer)
-            }
-            stats.withLock {
-                $0.reads += 1
-                $0.bytesRead += Int64(buffer.count)
-            }
-            return buffer.count
-        }
+        try readRange(key, offset: offset, into: buffer, verifyWholeBlocks: true)
+        return buffer.count
     }
 
     /// Reads chunk `key`'s data from `offset` into `buffer` (exactly `buffer.count` bytes) for a
@@ -295,12 +283,19 @@ public final class Drive: Sendable {
     /// partly covered block at either end is read whole and checked here (a corrupt one is
     /// `corruptChunk`, as in `read`), and its segment carries the checksum of the covered part.
     public func readForTransfer(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> [ReadChunkReply.Segment] {
+        try readRange(key, offset: offset, into: buffer, verifyWholeBlocks: false)
+    }
+
+    /// `read` and `readForTransfer`: bounds, blocks, counters.
+    @discardableResult
+    private func readRange(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer,
+                           verifyWholeBlocks: Bool) throws(StorageError) -> [ReadChunkReply.Segment] {
         try recording { () throws(StorageError) -> [ReadChunkReply.Segment] in
             let segments = try withChunk(key) { (fd, header) throws(StorageError) -> [ReadChunkReply.Segment] in
                 guard offset >= 0, offset <= header.dataLength, buffer.count <= header.dataLength - offset else {
                     throw .rangeOutOfBounds(drive: id, key: key, offset: offset, count: buffer.count, length: header.dataLength)
                 }
-                return try readBlocks(fd, header, offset..<(offset + buffer.count), into: buffer, verifyWholeBlocks: false)
+                return try readBlocks(fd, header, offset..<(offset + buffer.count), into: buffer, verifyWholeBlocks: verifyWholeBlocks)
             }
             stats.withLock {
                 $0.reads += 1
@@ -466,13 +461,6 @@ public final class Drive: Sendable {
     /// Opens chunk `key`, validates its header, and runs `body` with the descriptor and header.
     private func withChunk<R>(_ key: ChunkKey,
                               _ body: (Int32, ChunkHeader) throws(StorageError) -> R) throws(StorageError) -> R {
-        let (fd, header) = try openChunk(key)
-        defer { close(fd) }
-        return try body(fd, header)
-    }
-
-    /// Opens chunk `key` and validates its header; the caller owns (and closes) the descriptor.
-    private func openChunk(_ key: ChunkKey) throws(StorageError) -> (Int32, ChunkHeader) {
         let file = filePath(for: key)
         let fd = Glibc.open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -480,8 +468,7 @@ public final class Drive: Sendable {
             if code == ENOENT { throw notFound(key) }
             throw storageError(FileIO.Failure("open", file, code), key: key)
         }
-        var opened = false
-        defer { if !opened { close(fd) } }
+        defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw storageError(FileIO.Failure("fstat", file), key: key) }
         guard st.st_mode & S_IFMT == S_IFREG else {
@@ -496,8 +483,7 @@ public final class Drive: Sendable {
             case .system(let failure): throw storageError(failure, key: key)
             }
         }
-        opened = true
-        return (fd, header)
+        return try body(fd, header)
     }
 
     private static func readHeader(_ fd: Int32, fileSize: Int, key: ChunkKey, path: String) throws(ReadFailure) -> ChunkHeader {

@@ -61,14 +61,14 @@ enum FrameIO {
     }
 
     /// Writes the header, the byte arrays and an optional raw tail with one sendmsg.
-    static func send(_ s: Socket, _ header: FrameHeader, parts: [[UInt8]], data: UnsafeRawBufferPointer?, more: Bool = false) -> Socket.IOResult {
+    static func send(_ s: Socket, _ header: FrameHeader, parts: [[UInt8]], data: UnsafeRawBufferPointer?) -> Socket.IOResult {
         let h = header.encoded
         return h.withUnsafeBytes { hb in
             withBuffers(parts[...]) { bufs in
                 var all = [hb]
                 all.append(contentsOf: bufs)
                 if let data { all.append(data) }
-                return s.send(all, more: more)
+                return s.send(all)
             }
         }
     }

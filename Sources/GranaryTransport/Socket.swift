@@ -196,18 +196,16 @@ final class Socket: Sendable {
     }
 
     /// Writes all of `parts` in order with as few system calls as possible (one sendmsg with an
-    /// iovec each), without SIGPIPE. `more` tells TCP that more of the frame follows (MSG_MORE), so
-    /// a header is not sent as a packet of its own ahead of the data.
-    func send(_ parts: [UnsafeRawBufferPointer], more: Bool = false) -> IOResult {
+    /// iovec each), without SIGPIPE: a peer that hung up fails this send, not the process.
+    func send(_ parts: [UnsafeRawBufferPointer]) -> IOResult {
         var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var index = 0
-        let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
         while index < iov.count {
             let n = iov[index...].withUnsafeMutableBufferPointer { v in
                 var m = msghdr()
                 m.msg_iov = v.baseAddress
                 m.msg_iovlen = min(v.count, 64)
-                return sendmsg(fd, &m, flags)
+                return sendmsg(fd, &m, Int32(MSG_NOSIGNAL))
             }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -100,6 +100,7 @@ import Testing
             try codec.decode(Array(short[0..<4]))
         }
         #expect(throws: ErasureError.insufficientFragments(have: 0, need: 4)) { try codec.reconstruct(1, from: []) }
+        #expect(throws: ErasureError.insufficientFragments(have: 0, need: 4)) { try codec.decode([[UInt8]]()) }
     }
 
     @Test func emptyAndTinyInputsRoundTrip() throws {
