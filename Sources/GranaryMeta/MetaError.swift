@@ -10,7 +10,7 @@ import Darwin
 /// inode and entry name, or the cluster-map versions involved, and `description` is a sentence that
 /// names them. Namespace errors correspond to POSIX errno values (see `errno`), so a file system
 /// front end can pass them on unchanged.
-public enum MetaError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     // MARK: Storage
     /// The database could not be opened, read or written (missing directory, not an SQLite file,
     /// disk full, I/O error…).
@@ -50,6 +50,20 @@ public enum MetaError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidSize(inode: InodeID, size: Int64)
     /// A rename would move directory `name` (inode `inode`) into its own subtree, under `destination`.
     case invalidMove(inode: InodeID, name: String, destination: InodeID)
+    /// A path with no entry at one of its components (`path` is the whole path asked for).
+    case noSuchPath(String)
+    /// A path that is not absolute or has an invalid component.
+    case invalidPath(String, reason: String)
+
+    // MARK: Data
+    /// A stripe offered to `commitFiles` that contradicts itself or was never allocated.
+    case invalidStripe(id: UInt64, reason: String)
+    /// No stripe has this id (never committed, or collected).
+    case noSuchStripe(UInt64)
+    /// A file offered to `commitFiles` whose extents do not fit its size or its stripes.
+    case invalidFile(parent: InodeID, name: String, reason: String)
+    /// A stripe layout that cannot be stored on a directory.
+    case invalidLayout(inode: InodeID, reason: String)
 
     public var description: String {
         switch self {
@@ -87,6 +101,18 @@ public enum MetaError: Error, Sendable, Equatable, CustomStringConvertible {
             return "invalid size \(size) for \(inode): only a regular file has a settable size, and it cannot be negative"
         case let .invalidMove(inode, name, destination):
             return "cannot move directory '\(name)' (\(inode)) into \(destination), which is inside it"
+        case let .noSuchPath(path):
+            return "\(path): no such file or directory"
+        case let .invalidPath(path, reason):
+            return "invalid path '\(Self.printable(path))': \(reason)"
+        case let .invalidStripe(id, reason):
+            return "refusing stripe \(String(id, radix: 16)): \(reason)"
+        case let .noSuchStripe(id):
+            return "stripe \(String(id, radix: 16)) does not exist"
+        case let .invalidFile(parent, name, reason):
+            return "refusing file '\(Self.printable(name))' in \(parent): \(reason)"
+        case let .invalidLayout(inode, reason):
+            return "invalid layout for \(inode): \(reason)"
         }
     }
 
@@ -94,7 +120,9 @@ public enum MetaError: Error, Sendable, Equatable, CustomStringConvertible {
     public var errno: Int32 {
         switch self {
         case .database, .newerSchema, .corrupt, .staleClusterMap, .invalidClusterMap, .alreadyInitialized: return EIO
-        case .noSuchInode, .notFound: return ENOENT
+        case .noSuchInode, .notFound, .noSuchPath: return ENOENT
+        case .noSuchStripe, .invalidStripe: return EIO
+        case .invalidPath, .invalidFile, .invalidLayout: return EINVAL
         case .exists: return EEXIST
         case .notDirectory: return ENOTDIR
         case .isDirectory: return EISDIR

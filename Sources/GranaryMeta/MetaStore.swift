@@ -74,4 +74,54 @@ public protocol MetaStore: Sendable {
     /// and returns its new attributes.
     @discardableResult
     func setSize(_ id: InodeID, size: Int64) throws(MetaError) -> Inode
+
+    /// The inode at absolute `path` (`/`, `/a/b`; repeated and trailing slashes are ignored).
+    /// Symbolic links are not followed. `.noSuchPath` names the whole path when a component is missing.
+    func resolve(path: String) throws(MetaError) -> Inode
+
+    /// Creates the directory at `path` and any missing parents (like `mkdir -p`) and returns it;
+    /// an existing directory is returned as it is, anything else in the way is `.notDirectory`.
+    func mkdirAll(path: String, mode: UInt32, uid: UInt32, gid: UInt32) throws(MetaError) -> Inode
+
+    // MARK: File data
+
+    /// Reserves `count` new stripe ids (never handed out again) and returns the first. Fragments are
+    /// written under these ids before `commitFiles` makes them part of the namespace; ids reserved
+    /// but never committed are orphans that garbage collection may delete once they are older than
+    /// its grace period (see `orphanWatermark`).
+    func allocateStripes(count: Int) throws(MetaError) -> UInt64
+
+    /// Records `stripes` and creates `files` pointing into them (or into stripes already stored),
+    /// all in one transaction: every file becomes visible whole, or none does. Each stripe must
+    /// have been allocated and be consistent (`Stripe.problem`); each file's extents must be sorted,
+    /// not overlap, lie inside its size and inside their stripes' data.
+    @discardableResult
+    func commitFiles(stripes: [Stripe], files: [NewFile]) throws(MetaError) -> [Inode]
+
+    /// The attributes, extents and stripes of file `id`, from one snapshot.
+    func fileMap(_ id: InodeID) throws(MetaError) -> FileMap
+
+    /// The stripes with these ids that exist (missing ones are left out).
+    func stripes(_ ids: [UInt64]) throws(MetaError) -> [Stripe]
+
+    /// Stripes no file points into any more (deleted or replaced files), oldest first.
+    func unreferencedStripes(limit: Int) throws(MetaError) -> [Stripe]
+
+    /// Forgets the stripes with these ids, except any that a file points into again. Called once
+    /// their fragments are deleted from the drives.
+    func forgetStripes(_ ids: [UInt64]) throws(MetaError)
+
+    /// The first stripe id not allocated before `time`: a fragment of a stripe below it that no
+    /// stored stripe claims was reserved before `time` and never committed.
+    func orphanWatermark(allocatedBefore time: Double) throws(MetaError) -> UInt64
+
+    /// The layout set on directory `id` itself, `nil` when none is set there.
+    func layout(of id: InodeID) throws(MetaError) -> StripeLayout?
+
+    /// The layout new files in directory `id` get: the one set on the nearest directory from `id`
+    /// up to the root, `nil` when none is set (the cluster default applies).
+    func effectiveLayout(of id: InodeID) throws(MetaError) -> StripeLayout?
+
+    /// Sets (or with `nil` clears) the layout of directory `id`. Existing files keep theirs.
+    func setLayout(_ id: InodeID, _ layout: StripeLayout?) throws(MetaError)
 }

@@ -145,12 +145,12 @@ extension SQLiteMetaStore {
     // MARK: Helpers (run inside a transaction)
 
     /// The SQLite key of `id`; ids beyond `Int64.max` cannot exist.
-    private func key(_ id: InodeID) throws(MetaError) -> Int64 {
+    func key(_ id: InodeID) throws(MetaError) -> Int64 {
         guard let k = Int64(exactly: id.rawValue) else { throw .noSuchInode(id) }
         return k
     }
 
-    private func create(parent: InodeID, name: String, kind: InodeKind, mode: UInt32, uid: UInt32, gid: UInt32,
+    func create(parent: InodeID, name: String, kind: InodeKind, mode: UInt32, uid: UInt32, gid: UInt32,
                         target: String?) throws(MetaError) -> Inode {
         try EntryName.validate(name)
         return try write { db in
@@ -177,7 +177,7 @@ extension SQLiteMetaStore {
     }
 
     /// The inode `id`, `nil` when there is none.
-    private func inode(_ db: Database, _ id: InodeID) throws -> Inode? {
+    func inode(_ db: Database, _ id: InodeID) throws -> Inode? {
         guard let k = Int64(exactly: id.rawValue),
               let row = try Row.fetchOne(db, sql: "SELECT * FROM inodes WHERE id = ?", arguments: [k]) else { return nil }
         return try decodeInode(row, id: id)
@@ -192,13 +192,13 @@ extension SQLiteMetaStore {
     }
 
     /// The directory `id`: `.noSuchInode` when absent, `.notDirectory` when something else.
-    private func directory(_ db: Database, _ id: InodeID) throws -> Inode {
+    func directory(_ db: Database, _ id: InodeID) throws -> Inode {
         guard let inode = try inode(db, id) else { throw MetaError.noSuchInode(id) }
         guard inode.kind == .directory else { throw MetaError.notDirectory(inode: id, name: nil) }
         return inode
     }
 
-    private func entry(_ db: Database, _ parent: InodeID, _ name: String) throws -> (inode: InodeID, kind: InodeKind)? {
+    func entry(_ db: Database, _ parent: InodeID, _ name: String) throws -> (inode: InodeID, kind: InodeKind)? {
         guard let row = try Row.fetchOne(
             db, sql: "SELECT inode, kind FROM dir_entries WHERE parent = ? AND name = ?",
             arguments: [try key(parent), name]) else { return nil }
@@ -211,23 +211,23 @@ extension SQLiteMetaStore {
                           arguments: [try key(dir)]) ?? false
     }
 
-    private func removeEntry(_ db: Database, _ parent: InodeID, _ name: String) throws {
+    func removeEntry(_ db: Database, _ parent: InodeID, _ name: String) throws {
         try db.execute(sql: "DELETE FROM dir_entries WHERE parent = ? AND name = ?", arguments: [try key(parent), name])
     }
 
     /// One fewer entry names the file or symlink `id`; the inode goes when none is left.
-    private func dropLink(_ db: Database, _ id: InodeID, now: Double) throws {
+    func dropLink(_ db: Database, _ id: InodeID, now: Double) throws {
         let k = try key(id)
         try db.execute(sql: "UPDATE inodes SET nlink = nlink - 1, ctime = ? WHERE id = ?", arguments: [now, k])
         try db.execute(sql: "DELETE FROM inodes WHERE id = ? AND nlink <= 0", arguments: [k])
     }
 
-    private func adjustLinks(_ db: Database, _ id: InodeID, by delta: Int) throws {
+    func adjustLinks(_ db: Database, _ id: InodeID, by delta: Int) throws {
         try db.execute(sql: "UPDATE inodes SET nlink = nlink + ? WHERE id = ?", arguments: [delta, try key(id)])
     }
 
     /// The directory `id` changed its entries.
-    private func touch(_ db: Database, _ id: InodeID, now: Double) throws {
+    func touch(_ db: Database, _ id: InodeID, now: Double) throws {
         try db.execute(sql: "UPDATE inodes SET mtime = ?, ctime = ? WHERE id = ?", arguments: [now, now, try key(id)])
     }
 
@@ -250,7 +250,7 @@ extension SQLiteMetaStore {
 
     // MARK: Decoding
 
-    private func decodeInode(_ row: Row, id: InodeID) throws(MetaError) -> Inode {
+    func decodeInode(_ row: Row, id: InodeID) throws(MetaError) -> Inode {
         let f = fields(row, table: "inodes", key: "\(id.rawValue)")
         let kind = try kind(f, "kind")
         let size = try f.get("size", as: Int64.self)
@@ -262,7 +262,7 @@ extension SQLiteMetaStore {
                      symlinkTarget: target)
     }
 
-    private func inodeID(_ f: Fields, _ column: String) throws(MetaError) -> InodeID {
+    func inodeID(_ f: Fields, _ column: String) throws(MetaError) -> InodeID {
         let v = try f.get(column, as: Int64.self)
         guard v > 0 else { throw f.corrupt("column \(column) holds \(v), not an inode number") }
         return InodeID(UInt64(v))

@@ -12,6 +12,7 @@ enum SQLiteSchema {
     static let migrations: [(name: String, body: @Sendable (Database) throws -> Void)] = [
         ("v1-cluster", v1Cluster),
         ("v2-namespace", v2Namespace),
+        ("v3-stripes", v3Stripes),
     ]
 
     /// The highest schema version this code can read and write.
@@ -101,5 +102,58 @@ enum SQLiteSchema {
                 VALUES (?, 'directory', ?, 0, 0, 0, 2, ?, ?)
                 """,
             arguments: [Int64(InodeID.root.rawValue), Int64(0o755), now, now])
+    }
+
+    /// Stripes, where their fragments live, file extents, directory layouts and stripe-id allocation.
+    @Sendable static func v3Stripes(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE stripe_ids (
+                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                next      INTEGER NOT NULL
+            );
+            INSERT INTO stripe_ids (singleton, next) VALUES (1, 1);
+            -- When each range of ids was handed out: garbage collection deletes uncommitted
+            -- fragments only below the ids reserved before its grace period.
+            CREATE TABLE stripe_allocations (
+                first INTEGER PRIMARY KEY,
+                count INTEGER NOT NULL,
+                at    REAL NOT NULL
+            );
+            CREATE TABLE stripes (
+                id              INTEGER PRIMARY KEY,
+                k               INTEGER NOT NULL,
+                m               INTEGER NOT NULL,
+                fragment_size   INTEGER NOT NULL,
+                backend         TEXT NOT NULL,
+                version         INTEGER NOT NULL,
+                data_length     INTEGER NOT NULL,
+                fragment_length INTEGER NOT NULL,
+                header_length   INTEGER NOT NULL,
+                created_at      REAL NOT NULL
+            );
+            CREATE TABLE fragments (
+                stripe INTEGER NOT NULL REFERENCES stripes(id) ON DELETE CASCADE,
+                idx    INTEGER NOT NULL,
+                drive  TEXT NOT NULL,
+                PRIMARY KEY (stripe, idx)
+            ) WITHOUT ROWID;
+            CREATE INDEX fragments_by_drive ON fragments(drive);
+            CREATE TABLE extents (
+                inode         INTEGER NOT NULL REFERENCES inodes(id) ON DELETE CASCADE,
+                file_offset   INTEGER NOT NULL,
+                stripe        INTEGER NOT NULL REFERENCES stripes(id),
+                stripe_offset INTEGER NOT NULL,
+                length        INTEGER NOT NULL,
+                PRIMARY KEY (inode, file_offset)
+            ) WITHOUT ROWID;
+            CREATE INDEX extents_by_stripe ON extents(stripe);
+            CREATE TABLE dir_layouts (
+                inode         INTEGER PRIMARY KEY REFERENCES inodes(id) ON DELETE CASCADE,
+                k             INTEGER NOT NULL,
+                m             INTEGER NOT NULL,
+                fragment_size INTEGER NOT NULL,
+                backend       TEXT NOT NULL
+            );
+            """)
     }
 }

@@ -51,12 +51,12 @@ struct OpeningTests {
                 (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA user_version"))
             }
             try q.close()
-            #expect(names == ["v1-cluster", "v2-namespace"])
+            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes"])
             #expect(pragmas.0 == "wal")
-            #expect(pragmas.1 == 2)
+            #expect(pragmas.1 == 3)
             // Reopening an up-to-date file migrates nothing and keeps the data.
             let store = try SQLiteMetaStore(path: path)
-            #expect(try store.schemaVersion() == 2)
+            #expect(try store.schemaVersion() == 3)
         }
     }
 

@@ -1,0 +1,49 @@
+import GRDB
+
+extension SQLiteMetaStore {
+    public func resolve(path: String) throws(MetaError) -> Inode {
+        let parts = try Self.components(path)
+        return try read { db in
+            var current = try directory(db, .root)
+            for name in parts {
+                guard current.kind == .directory else { throw MetaError.noSuchPath(path) }
+                guard let e = try entry(db, current.id, name),
+                      let next = try inode(db, e.inode) else { throw MetaError.noSuchPath(path) }
+                current = next
+            }
+            return current
+        }
+    }
+
+    public func mkdirAll(path: String, mode: UInt32, uid: UInt32, gid: UInt32) throws(MetaError) -> Inode {
+        let parts = try Self.components(path)
+        var current = try getattr(.root)
+        for name in parts {
+            if let existing = try lookup(parent: current.id, name: name) {
+                guard existing.kind == .directory else { throw .notDirectory(inode: existing.id, name: name) }
+                current = existing
+                continue
+            }
+            do {
+                current = try mkdir(parent: current.id, name: name, mode: mode, uid: uid, gid: gid)
+            } catch .exists {
+                // Another creator won the race: use theirs if it is a directory.
+                guard let other = try lookup(parent: current.id, name: name), other.kind == .directory else {
+                    throw .notDirectory(inode: current.id, name: name)
+                }
+                current = other
+            }
+        }
+        return current
+    }
+
+    /// The names of an absolute path's components.
+    static func components(_ path: String) throws(MetaError) -> [String] {
+        guard path.hasPrefix("/") else { throw .invalidPath(path, reason: "it must start with '/'") }
+        let parts = path.split(separator: "/").map(String.init)
+        for p in parts where EntryName.problem(p) != nil {
+            throw .invalidPath(path, reason: "component '\(p)': \(EntryName.problem(p) ?? "")")
+        }
+        return parts
+    }
+}
