@@ -2,7 +2,8 @@
 // Granary: a parallel file system client and cache for AI training data.
 //
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
-//   granary, granaryd -> GranaryManager, GranaryStorage, GranaryClient -> GranaryMeta, GranaryTransport
+//   granary, granaryd -> GranaryManager -> GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport;
+//   GranaryStorage -> GranaryTransport
 //   -> GranaryWire -> GranaryCore -> CISAL
 // Each C library is wrapped by exactly one Swift module:
 //   CISAL -> GranaryCore, CErasureCode -> GranaryErasure, CVerbs -> GranaryTransport, CFuse3 -> GranaryFUSE.
@@ -61,7 +62,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryClient", dependencies: [
-            "GranaryCore", "GranaryWire", "GranaryTransport",
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryErasure",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryManager", dependencies: [
@@ -89,9 +90,9 @@ let package = Package(
         .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryErasureTests", dependencies: ["GranaryErasure", "GranaryCore", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryMeta", "GranaryManager", "GranaryErasure"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

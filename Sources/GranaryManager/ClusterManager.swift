@@ -151,4 +151,10 @@ public actor ClusterManager {
             "\(n.id)|\(n.address)|\(n.state)|" + n.drives.map { "\($0.id.name):\($0.state):\($0.problem ?? "")" }.joined(separator: ",")
         }
     }
+
+    /// Runs a client's metadata request against the store.
+    public nonisolated func meta(_ request: MetaRequest) async -> MetaReply {
+        // Not on the actor: the store serializes its own writes, and reads run concurrently.
+        request.run(on: store)
+    }
 }

@@ -21,17 +21,7 @@ public struct ManagerClient: Sendable {
     }
 
     func request(_ type: MessageType, _ body: [UInt8], idempotent: Bool) async throws(TransportError) -> [UInt8] {
-        var last: TransportError = .connectFailed(managers.first ?? Endpoint(host: "none", port: 1), reason: "no managers configured")
-        for m in managers {
-            do {
-                return try await transport.call(m, type, body, idempotent: idempotent)
-            } catch {
-                // An answer from a live manager is final; only an unreachable one moves us on.
-                if error.remoteError != nil { throw error }
-                last = error
-            }
-        }
-        throw last
+        try await transport.callFirstAvailable(managers, type, body, idempotent: idempotent)
     }
 
     public func clusterMap() async throws(TransportError) -> ClusterMap {

@@ -1,4 +1,5 @@
 import GranaryCore
+import GranaryMeta
 import GranaryTransport
 import GranaryWire
 import Logging
@@ -24,6 +25,9 @@ public struct ManagerService: RequestHandler {
                 let r = try JSONMessage.decode(NodeRequest.self, from: request.body, message: request.type)
                 if request.type == .drainNode { try await manager.drain(r.node) } else { try await manager.undrain(r.node) }
                 return .ok(JSONMessage.encode(await manager.clusterMap))
+            case .meta:
+                let r = try JSONMessage.decode(MetaRequest.self, from: request.body, message: request.type)
+                return .ok(JSONMessage.encode(await manager.meta(r)))
             default:
                 return .error(RemoteError(.unsupported, "a manager does not serve \(request.type)"))
             }

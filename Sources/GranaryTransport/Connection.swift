@@ -57,4 +57,21 @@ extension Transport {
             return try await connection(to: peer).read(type, body, into: buffer, timeoutMs: timeoutMs)
         }
     }
+
+    /// One request to the first of `peers` that can be reached (the cluster's managers, in their
+    /// configured order). An answer from a live peer, error answers included, is final; only an
+    /// unreachable peer moves on to the next.
+    public func callFirstAvailable(_ peers: [Endpoint], _ type: MessageType, _ body: [UInt8], idempotent: Bool,
+                                   timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
+        var last: TransportError = .connectFailed(peers.first ?? Endpoint(host: "none", port: 1), reason: "no peers configured")
+        for p in peers {
+            do {
+                return try await call(p, type, body, idempotent: idempotent, timeoutMs: timeoutMs)
+            } catch {
+                if error.remoteError != nil { throw error }
+                last = error
+            }
+        }
+        throw last
+    }
 }

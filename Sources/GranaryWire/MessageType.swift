@@ -23,6 +23,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case drainNode = 203
     case undrainNode = 204
 
+    // Manager: the namespace and file data (a JSON `MetaRequest`, answered by a `MetaReply`).
+    case meta = 210
+
     public var description: String {
         switch self {
         case .authChallenge: return "auth-challenge"
@@ -40,6 +43,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .getClusterMap: return "get-cluster-map"
         case .drainNode: return "drain-node"
         case .undrainNode: return "undrain-node"
+        case .meta: return "meta"
         }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import GranaryClient
 import GranaryCore
+import GranaryTransport
 import GranaryManager
 import Logging
 
@@ -12,6 +14,20 @@ struct ClientOptions: ParsableArguments {
     var json = false
 
     var configPath: String { config ?? ClientConfig.defaultPath }
+
+    /// A file client over the config's managers; close its transport when done.
+    func fileClient(settings: FileClientSettings = .init()) throws -> (FileClient, TCPTransport) {
+        let cfg: ClientConfig
+        do { cfg = try ClientConfig.load(path: configPath) } catch {
+            throw CLIError("\(error)\n(start a cluster with `granary up`, or pass --config)")
+        }
+        var logger = Logger(label: "granary")
+        logger.logLevel = .error
+        let secret: ClusterSecret
+        do { secret = try ClusterSecret.load(path: cfg.secretFile) } catch { throw CLIError("\(error)") }
+        let transport = TCPTransport(secret: secret, settings: cfg.transport, logger: logger)
+        return (FileClient(managers: cfg.managers, transport: transport, settings: settings, logger: logger), transport)
+    }
 
     func managerClient() throws -> ManagerClient {
         let cfg: ClientConfig

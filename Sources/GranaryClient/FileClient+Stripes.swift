@@ -1,0 +1,181 @@
+import GranaryCore
+import GranaryErasure
+import GranaryMeta
+import GranaryTransport
+import Logging
+
+/// A slice of a caller's buffer handed to one child task.
+///
+/// `@unchecked Sendable` is safe: the slices a read hands out never overlap, each is written by
+/// exactly one child task, and the parent reads the buffer only after every child has finished.
+struct BufferSlice: @unchecked Sendable {
+    let buffer: UnsafeMutableRawBufferPointer
+}
+
+extension FileClient {
+    // MARK: Writing a stripe
+
+    /// Encodes `data` as stripe `id` in `layout`, writes its k + m fragments to distinct drives in
+    /// parallel and returns the record to commit. A fragment whose drive refuses or does not
+    /// answer is placed on another drive (twice at most); the stripe is written at full width or
+    /// not at all (`stripeWriteFailed` names the file and the causes).
+    func writeStripe(id: UInt64, layout: StripeLayout, data: UnsafeRawBufferPointer, file: String) async throws(ClientError) -> Stripe {
+        let codec = try codec(layout)
+        let encoded: EncodedStripe
+        do { encoded = try codec.encode(data) } catch { throw .codec(error) }
+        var map = try await clusterMap()
+        var drives: [DriveID]
+        do { drives = try Placement.choose(stripe: id, width: layout.width, in: map) } catch {
+            throw .stripeWriteFailed(file: file, stripe: id, reason: error.description)
+        }
+        var pending = Array(0..<layout.width)
+        var refused: Set<DriveID> = []
+        var causes: [String] = []
+        for attempt in 0..<3 {
+            let failures = await putFragments(encoded, stripe: id, indices: pending, drives: drives, map: map)
+            if failures.isEmpty {
+                return Stripe(id: id, layout: layout, dataLength: data.count, fragmentLength: encoded.fragmentLength,
+                              headerLength: ErasureCodec.fragmentHeaderSize,
+                              fragments: drives.enumerated().map { FragmentPlacement(index: $0.offset, drive: $0.element) })
+            }
+            for f in failures {
+                refused.insert(drives[f.index])
+                causes.append("fragment \(f.index) on \(drives[f.index]): \(f.cause)")
+                logger.warning("\(file): stripe \(String(id, radix: 16)) fragment \(f.index) could not be written to \(drives[f.index]): \(f.cause); placing it elsewhere")
+            }
+            pending = failures.map(\.index)
+            if attempt == 2 { break }
+            map = try await clusterMap(fresh: true)
+            let kept = Set(drives.enumerated().filter { !pending.contains($0.offset) }.map(\.element))
+            do {
+                let replacement = try Placement.choose(stripe: id, width: pending.count, in: map, excluding: kept.union(refused),
+                                                       avoidingNodes: Set(kept.map(\.node)))
+                for (i, index) in pending.enumerated() { drives[index] = replacement[i] }
+            } catch {
+                causes.append(error.description)
+                break
+            }
+        }
+        // Whatever did land is an orphan now; garbage collection removes it.
+        throw .stripeWriteFailed(file: file, stripe: id, reason: causes.joined(separator: "; "))
+    }
+
+    private func putFragments(_ encoded: EncodedStripe, stripe: UInt64, indices: [Int], drives: [DriveID], map: ClusterMap) async -> [(index: Int, cause: String)] {
+        await withTaskGroup(of: (Int, String?).self) { group in
+            for index in indices {
+                let drive = drives[index]
+                guard let (address, _) = endpoint(drive, in: map) else { return [(index, "drive is not in the cluster map")] }
+                group.addTask {
+                    do throws(ClientError) {
+                        try await self.storage.put(address, drive: drive.name, key: ChunkKey(stripe: stripe, fragment: UInt32(index)),
+                                                   data: encoded.fragment(index), timeoutMs: self.settings.fragmentTimeoutMs)
+                        return (index, nil)
+                    } catch { return (index, error.description) }
+                }
+            }
+            var failures: [(index: Int, cause: String)] = []
+            for await (index, cause) in group { if let cause { failures.append((index, cause)) } }
+            return failures.sorted { $0.index < $1.index }
+        }
+    }
+
+    // MARK: Reading a stripe
+
+    /// Reads the stripe's data bytes `range` into `out` (exactly `range.count` bytes). Straight from
+    /// the data fragments that hold them when all answer correctly within `hedgeAfterMs`; otherwise
+    /// from any k fragments, decoded.
+    func readStripe(_ s: Stripe, range: Range<Int>, into out: UnsafeMutableRawBufferPointer, file: String, map: ClusterMap) async throws(ClientError) {
+        guard range.lowerBound >= 0, range.upperBound <= s.dataLength, out.count == range.count else {
+            throw .stripeUnreadable(file: file, stripe: s.id, readable: 0, needed: s.layout.k,
+                                    causes: ["range \(range) outside the stripe's \(s.dataLength) data bytes"])
+        }
+        if range.isEmpty { return }
+        let block = s.blockSize
+        var pieces: [(index: Int, offset: Int, slice: BufferSlice)] = []
+        var i = range.lowerBound / block
+        while i * block < range.upperBound {
+            let lo = max(range.lowerBound, i * block), hi = min(range.upperBound, (i + 1) * block)
+            let slice = UnsafeMutableRawBufferPointer(rebasing: out[(lo - range.lowerBound)..<(hi - range.lowerBound)])
+            pieces.append((i, s.headerLength + lo - i * block, BufferSlice(buffer: slice)))
+            i += 1
+        }
+        let failures = await withTaskGroup(of: (Int, String?).self) { group in
+            for p in pieces {
+                let placement = s.fragments[p.index]
+                guard let (address, usable) = endpoint(placement.drive, in: map), usable else {
+                    group.addTask { (p.index, "\(placement.drive) is down or not in the cluster map") }
+                    continue
+                }
+                group.addTask {
+                    do throws(ClientError) {
+                        try await self.storage.read(address, drive: placement.drive.name, key: s.key(p.index), offset: p.offset,
+                                                    into: p.slice.buffer, timeoutMs: self.settings.hedgeAfterMs)
+                        return (p.index, nil)
+                    } catch { return (p.index, "\(placement.drive): \(error)") }
+                }
+            }
+            var failures: [Int: String] = [:]
+            for await (index, cause) in group { if let cause { failures[index] = cause } }
+            return failures
+        }
+        if failures.isEmpty { return }
+        counters.withLock { c in
+            c.degradedReads += 1
+            for (index, cause) in failures.sorted(by: { $0.key < $1.key }) where c.fragmentFailures.count < 1000 {
+                c.fragmentFailures.append("\(file): stripe \(String(s.id, radix: 16)) fragment \(index): \(cause)")
+            }
+        }
+        for (index, cause) in failures.sorted(by: { $0.key < $1.key }) {
+            logger.warning("\(file): stripe \(String(s.id, radix: 16)) fragment \(index) unreadable, decoding from parity: \(cause)")
+        }
+        let data = try await decodeStripe(s, skipping: failures, file: file, map: map)
+        data.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// The stripe's whole data, decoded from any k of its fragments other than those in `skipping`.
+    func decodeStripe(_ s: Stripe, skipping: [Int: String], file: String, map: ClusterMap) async throws(ClientError) -> [UInt8] {
+        var causes = skipping.sorted { $0.key < $1.key }.map { "fragment \($0.key): \($0.value)" }
+        let candidates = s.fragments.filter { skipping[$0.index] == nil }
+        let results = await withTaskGroup(of: (Int, Result<[UInt8], ClientError>).self) { group in
+            for placement in candidates {
+                guard let (address, usable) = endpoint(placement.drive, in: map), usable else {
+                    group.addTask { (placement.index, .failure(.unknownDrive(placement.drive))) }
+                    continue
+                }
+                group.addTask {
+                    do throws(ClientError) {
+                        let bytes = try await self.storage.get(address, drive: placement.drive.name, key: s.key(placement.index),
+                                                               timeoutMs: self.settings.fragmentTimeoutMs)
+                        return (placement.index, .success(bytes))
+                    } catch { return (placement.index, .failure(error)) }
+                }
+            }
+            var all: [(Int, Result<[UInt8], ClientError>)] = []
+            for await r in group { all.append(r) }
+            return all.sorted { $0.0 < $1.0 }
+        }
+        var fragments: [[UInt8]] = []
+        for (index, r) in results {
+            switch r {
+            case let .success(bytes) where bytes.count == s.fragmentLength: fragments.append(bytes)
+            case let .success(bytes): causes.append("fragment \(index): \(bytes.count) bytes where \(s.fragmentLength) were written")
+            case let .failure(e): causes.append("fragment \(index) on \(s.fragments[index].drive): \(e)")
+            }
+        }
+        guard fragments.count >= s.layout.k else {
+            throw .stripeUnreadable(file: file, stripe: s.id, readable: fragments.count, needed: s.layout.k, causes: causes)
+        }
+        do {
+            let data = try codec(s.layout).decode(Array(fragments.prefix(s.layout.k)))
+            guard data.count == s.dataLength else {
+                throw ClientError.stripeUnreadable(file: file, stripe: s.id, readable: fragments.count, needed: s.layout.k,
+                                                   causes: ["decoded \(data.count) bytes where the stripe holds \(s.dataLength)"])
+            }
+            return data
+        } catch let e as ClientError { throw e } catch let e as ErasureError {
+            throw .stripeUnreadable(file: file, stripe: s.id, readable: fragments.count, needed: s.layout.k, causes: causes + ["decode: \(e)"])
+        } catch {
+            throw .stripeUnreadable(file: file, stripe: s.id, readable: fragments.count, needed: s.layout.k, causes: causes + ["\(error)"])
+        }
+    }
+}

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GranaryCore
+import GranaryErasure
+import GranaryMeta
+import GranaryTransport
+import Logging
+import Synchronization
+
+/// The client side of Granary's file system: namespace operations through the managers, and file
+/// data written and read as erasure-coded stripes on the storage nodes.
+///
+/// Guarantees: a file written through it becomes visible whole or not at all (its stripes are
+/// written first, then one metadata commit names them); a read returns the file's bytes or throws —
+/// never wrong bytes — decoding from parity when fragments are missing, corrupt, on a down drive or
+/// late, and naming the file and stripe when fewer than k fragments can be read.
+public final class FileClient: Sendable {
+    public let meta: MetaClient
+    public let storage: StorageClient
+    public let settings: FileClientSettings
+    let logger: Logger
+    private let cachedMap = Mutex<(map: ClusterMap, at: Double)?>(nil)
+    private let codecs = Mutex<[StripeLayout: ErasureCodec]>([:])
+    let counters = Mutex(ReadCounters())
+
+    /// What the read path has had to work around since this client was made.
+    public struct ReadCounters: Sendable, Equatable, Codable {
+        /// Stripe reads answered by decoding from parity instead of straight from data fragments.
+        public var degradedReads = 0
+        /// Fragment reads that failed (missing, corrupt, down, late), each with its cause.
+        public var fragmentFailures: [String] = []
+    }
+
+    /// A snapshot of the read counters.
+    public var readCounters: ReadCounters { counters.withLock { $0 } }
+
+    public init(managers: [Endpoint], transport: any Transport, settings: FileClientSettings = .init(), logger: Logger) {
+        self.meta = MetaClient(managers: managers, transport: transport)
+        self.storage = StorageClient(transport: transport)
+        self.settings = settings
+        self.logger = logger
+    }
+
+    // MARK: Cluster map and codecs
+
+    /// The cluster map, fetched again when the cached one is older than `mapMaxAgeMs` or `fresh`.
+    public func clusterMap(fresh: Bool = false) async throws(ClientError) -> ClusterMap {
+        let now = Self.seconds()
+        if !fresh, let c = cachedMap.withLock({ $0 }), now - c.at < Double(settings.mapMaxAgeMs) / 1000 { return c.map }
+        let map = try await meta.clusterMap()
+        cachedMap.withLock { $0 = (map, now) }
+        return map
+    }
+
+    /// Where drive `id` serves, and whether it is usable now.
+    func endpoint(_ id: DriveID, in map: ClusterMap) -> (Endpoint, usable: Bool)? {
+        guard let node = map.node(id.node), let drive = node.drives.first(where: { $0.id == id }) else { return nil }
+        return (node.address, node.state == .up && drive.state == .up)
+    }
+
+    /// The codec of `layout` (one instance per layout, shared).
+    func codec(_ layout: StripeLayout) throws(ClientError) -> ErasureCodec {
+        if let c = codecs.withLock({ $0[layout] }) { return c }
+        do {
+            let c = try ErasureCodec(layout: layout)
+            codecs.withLock { $0[layout] = c }
+            return c
+        } catch { throw .codec(error) }
+    }
+
+    /// The layout new files in directory `dir` get, with the best backend this host has when the
+    /// directory names none of its own.
+    public func layoutForNewFiles(in dir: InodeID) async throws(ClientError) -> StripeLayout {
+        if let l = try await meta.effectiveLayout(dir) { return l }
+        var l = settings.defaultLayout
+        do {
+            l.backend = try ErasureCodec.preferred(k: l.k, m: l.m, logger: logger).backend.rawValue
+        } catch { throw .codec(error) }
+        return l
+    }
+
+    static func seconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

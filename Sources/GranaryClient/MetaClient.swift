@@ -1,0 +1,84 @@
+import GranaryCore
+import GranaryMeta
+import GranaryTransport
+import GranaryWire
+
+/// The namespace and file metadata, asked of the cluster's managers.
+///
+/// Guarantees each call is one `MetaRequest` applied atomically by the manager's store; a refusal
+/// comes back as `ClientError.meta` with the store's typed error (so `errno` is available), an
+/// unreachable manager moves on to the next one, and only idempotent requests are retried.
+public struct MetaClient: Sendable {
+    public let managers: [Endpoint]
+    public let transport: any Transport
+
+    public init(managers: [Endpoint], transport: any Transport) {
+        self.managers = managers
+        self.transport = transport
+    }
+
+    /// Sends `request` and returns the manager's reply, a `.failed` reply becoming `.meta`.
+    public func call(_ request: MetaRequest) async throws(ClientError) -> MetaReply {
+        let body: [UInt8]
+        do {
+            body = try await transport.callFirstAvailable(managers, .meta, JSONMessage.encode(request), idempotent: request.isIdempotent)
+        } catch { throw .transport(error) }
+        let reply: MetaReply
+        do throws(WireError) { reply = try JSONMessage.decode(MetaReply.self, from: body, message: .meta) } catch {
+            throw .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), error))
+        }
+        if case let .failed(e) = reply { throw .meta(e) }
+        return reply
+    }
+
+    public func clusterMap() async throws(ClientError) -> ClusterMap {
+        let body: [UInt8]
+        do { body = try await transport.callFirstAvailable(managers, .getClusterMap, [], idempotent: true) } catch { throw .transport(error) }
+        do throws(WireError) { return try JSONMessage.decode(ClusterMap.self, from: body, message: .getClusterMap) } catch {
+            throw .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), error))
+        }
+    }
+
+    public func resolve(_ path: String) async throws(ClientError) -> Inode { try inode(await call(.resolve(path: path))) }
+    public func getattr(_ id: InodeID) async throws(ClientError) -> Inode { try inode(await call(.getattr(id))) }
+    public func lookup(_ parent: InodeID, _ name: String) async throws(ClientError) -> Inode? {
+        if case let .maybeInode(i) = try await call(.lookup(parent: parent, name: name)) { return i }
+        throw unexpected(.lookup(parent: parent, name: name))
+    }
+    public func mkdirAll(_ path: String, mode: UInt32 = 0o755, uid: UInt32 = 0, gid: UInt32 = 0) async throws(ClientError) -> Inode {
+        try inode(await call(.mkdirAll(path: path, mode: mode, uid: uid, gid: gid)))
+    }
+    public func readdir(_ id: InodeID) async throws(ClientError) -> [DirEntry] {
+        if case let .entries(e) = try await call(.readdir(id)) { return e }
+        throw unexpected(.readdir(id))
+    }
+    public func unlink(_ parent: InodeID, _ name: String) async throws(ClientError) { _ = try await call(.unlink(parent: parent, name: name)) }
+    public func rmdir(_ parent: InodeID, _ name: String) async throws(ClientError) { _ = try await call(.rmdir(parent: parent, name: name)) }
+    public func allocateStripes(_ count: Int) async throws(ClientError) -> UInt64 {
+        if case let .stripeID(id) = try await call(.allocateStripes(count: count)) { return id }
+        throw unexpected(.allocateStripes(count: count))
+    }
+    @discardableResult
+    public func commitFiles(stripes: [Stripe], files: [NewFile]) async throws(ClientError) -> [Inode] {
+        if case let .inodes(i) = try await call(.commitFiles(stripes: stripes, files: files)) { return i }
+        throw unexpected(.allocateStripes(count: 0))
+    }
+    public func fileMap(_ id: InodeID) async throws(ClientError) -> FileMap {
+        if case let .fileMap(m) = try await call(.fileMap(id)) { return m }
+        throw unexpected(.fileMap(id))
+    }
+    public func effectiveLayout(_ id: InodeID) async throws(ClientError) -> StripeLayout? {
+        if case let .layout(l) = try await call(.effectiveLayout(id)) { return l }
+        throw unexpected(.effectiveLayout(id))
+    }
+    public func setLayout(_ id: InodeID, _ layout: StripeLayout?) async throws(ClientError) { _ = try await call(.setLayout(id, layout)) }
+
+    private func inode(_ reply: MetaReply) throws(ClientError) -> Inode {
+        if case let .inode(i) = reply { return i }
+        throw .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), .malformed(type: .meta, field: "reply", reason: "expected an inode")))
+    }
+
+    private func unexpected(_ r: MetaRequest) -> ClientError {
+        .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), .malformed(type: .meta, field: "reply", reason: "unexpected reply kind")))
+    }
+}
