@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GranaryClient
 import GranaryCore
 import GranaryManager
 import GranaryTransport
@@ -31,6 +32,12 @@ struct Up: AsyncParsableCommand {
 
     @Option(help: "How long to wait for every node to come up (seconds).")
     var readyTimeout = 60
+
+    @Option(help: "Where in Granary to import the sample dataset once the cluster is up.")
+    var sample = "/datasets/sample"
+
+    @Flag(help: "Do not import the sample dataset.")
+    var noSample = false
 
     func validate() throws {
         guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be 1...64") }
@@ -132,6 +139,12 @@ struct Up: AsyncParsableCommand {
             print("granary: cluster is up: \(s.nodesUp) nodes, \(s.drivesUp) drives, \(ByteSize(s.freeBytes)) free (map version \(s.mapVersion))")
             NodeCommand.printNodes(map, json: false)
         }
+        if !noSample {
+            do { try await importSample(dir: dir, managerEndpoint: managerEndpoint, secret: secret, logger: logger) } catch {
+                stopAll()
+                throw CLIError("importing the sample dataset: \(error)")
+            }
+        }
         print("granary: running in the foreground; press Ctrl-C to stop")
         fflush(nil)
 
@@ -142,6 +155,36 @@ struct Up: AsyncParsableCommand {
         print("granary: \(signalName); stopping the cluster")
         stopAll()
         print("granary: stopped")
+    }
+
+    /// Writes the sample dataset (once) and imports it to `sample`, with a layout the cluster can
+    /// hold: 4+2 needs six drives, so a smaller cluster gets the widest layout it has drives for.
+    func importSample(dir: String, managerEndpoint: Endpoint, secret: ClusterSecret, logger: Logger) async throws {
+        let local = dir + "/sample-dataset"
+        try SampleDataset.materialize(local)
+        let transport = TCPTransport(secret: secret, logger: logger)
+        defer { transport.closeAll() }
+        let client = FileClient(managers: [managerEndpoint], transport: transport, logger: logger)
+        let total = nodes * drives
+        guard total >= 2 else {
+            print("granary: not importing the sample dataset: one drive cannot hold an erasure-coded stripe")
+            return
+        }
+        let target = try await client.meta.mkdirAll(sample)
+        if total < StripeLayout.default.width {
+            let m = min(2, total - 1)
+            var layout = try await client.layoutForNewFiles(in: target.id)
+            layout.k = total - m
+            layout.m = m
+            try await client.meta.setLayout(target.id, layout)
+        }
+        let report = try await Importer(client: client, parallel: 4, verify: true).run(local: local, to: sample) { p in
+            if p.filesDone % 100 == 0 || p.filesDone == p.filesTotal {
+                FileHandle.standardError.write(Data("granary: sample dataset \(p.phase): \(p.filesDone)/\(p.filesTotal) files\n".utf8))
+            }
+        }
+        print("granary: sample dataset at \(sample): \(report.files + report.skipped) files (\(report.files) imported, \(report.skipped) already there) as \(report.stripes) stripes"
+              + "; try `granary ls \(sample)/train`")
     }
 
     /// The executable named `name` beside this one (both are built into the same directory).
