@@ -115,19 +115,26 @@ public final class ErasureCodec: Sendable {
     }
 
     /// The original data from at least k fragments (whole fragments, header included, any order),
-    /// written into `output`, which must be exactly the original length. Returns that length.
-    public func decode(_ fragments: [UnsafeRawBufferPointer], into output: UnsafeMutableRawBufferPointer) throws(ErasureError) {
-        let (pointers, length) = try check(fragments)
+    /// left in liberasurecode's memory: no copy of the stripe is made after decoding.
+    public func decode(_ fragments: [UnsafeRawBufferPointer]) throws(ErasureError) -> DecodedStripe {
+        let (checked, length) = try check(fragments)
+        var pointers = checked
         var out: UnsafeMutablePointer<CChar>?
         var outLength: UInt64 = 0
-        var ptrs = pointers
-        let rc = ptrs.withUnsafeMutableBufferPointer { p in
+        let rc = pointers.withUnsafeMutableBufferPointer { p in
             liberasurecode_decode(descriptor, p.baseAddress, Int32(p.count), UInt64(length), 0, &out, &outLength)
         }
         guard rc == 0, let out else { throw .decodeFailed(code: rc) }
-        defer { liberasurecode_decode_cleanup(descriptor, out) }
-        guard Int(outLength) == output.count else { throw .bufferSize(expected: Int(outLength), got: output.count) }
-        if outLength > 0 { output.copyMemory(from: UnsafeRawBufferPointer(start: out, count: Int(outLength))) }
+        return DecodedStripe(codec: self, data: out, count: Int(outLength))
+    }
+
+    /// The original data from at least k fragments (whole fragments, header included, any order),
+    /// written into `output`, which must be exactly the original length. liberasurecode decodes
+    /// into its own buffer, so this costs one more pass over the data than `decode(_:)`.
+    public func decode(_ fragments: [UnsafeRawBufferPointer], into output: UnsafeMutableRawBufferPointer) throws(ErasureError) {
+        let decoded = try decode(fragments)
+        guard decoded.count == output.count else { throw .bufferSize(expected: decoded.count, got: output.count) }
+        if decoded.count > 0 { decoded.withUnsafeBytes { output.copyMemory(from: $0) } }
     }
 
     /// The original data from at least k fragments, as a new array.
@@ -196,7 +203,7 @@ public final class ErasureCodec: Sendable {
     }
 
     /// Validates count and sizes; liberasurecode trusts its inputs, so nothing malformed may reach it.
-    private func check(_ fragments: [UnsafeRawBufferPointer]) throws(ErasureError) -> ([UnsafeMutablePointer<CChar>?], Int) {
+    func check(_ fragments: [UnsafeRawBufferPointer]) throws(ErasureError) -> ([UnsafeMutablePointer<CChar>?], Int) {
         guard fragments.count >= k else { throw .insufficientFragments(have: fragments.count, need: k) }
         let length = fragments[0].count
         var seen = Set<Int>()
