@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import GranaryCore
 
 /// A local directory tree as an import sees it: its directories and regular files, relative to
 /// the root, in a stable order (sorted by path). Other kinds (symlinks, devices) are listed in
@@ -31,13 +32,8 @@ public struct LocalTree: Sendable {
 
     private static func walk(_ root: String, _ rel: String, _ tree: inout LocalTree) throws(ClientError) {
         let dirPath = rel.isEmpty ? root : root + "/" + rel
-        guard let d = opendir(dirPath) else { throw .localFile(path: dirPath, reason: String(cString: strerror(errno))) }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
+        let names: [String]
+        do { names = try FileIO.entries(of: dirPath) } catch { throw .localFile(path: dirPath, reason: String(cString: strerror(error.code))) }
         for name in names.sorted() {
             let r = rel.isEmpty ? name : rel + "/" + name
             var st = stat()

@@ -116,4 +116,23 @@ public enum FileIO {
         guard stat(path, &st) == 0 else { throw Failure("stat", path) }
         return st.st_mode & 0o7777
     }
+
+    /// The names in directory `path`, without "." and "..", in the order the file system returns
+    /// them. A failure carries the `errno` of `opendir` or `readdir` (`ENOENT`, `ENOTDIR`…).
+    public static func entries(of path: String) throws(Failure) -> [String] {
+        guard let dir = opendir(path) else { throw Failure("opendir", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw Failure("readdir", path) }
+                return names
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
 }

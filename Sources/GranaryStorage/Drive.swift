@@ -640,28 +640,14 @@ public final class Drive: Sendable {
 
     /// The names in `directory` (without "." and ".."), or nil if it does not exist.
     private func entries(of directory: String) throws(StorageError) -> [String]? {
-        guard let dir = opendir(directory) else {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR {
-                if driveIsGone() { throw .driveMissing(drive: id, path: path) }
-                return nil
-            }
-            throw noteAndMap(FileIO.Failure("opendir", directory, code), key: nil)
+        do {
+            return try FileIO.entries(of: directory)
+        } catch where error.operation == "opendir" && (error.code == ENOENT || error.code == ENOTDIR) {
+            if driveIsGone() { throw .driveMissing(drive: id, path: path) }
+            return nil
+        } catch {
+            throw noteAndMap(error, key: nil)
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
-                if errno != 0 { throw noteAndMap(FileIO.Failure("readdir", directory), key: nil) }
-                break
-            }
-            let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 
     /// Calls `body` with the key and path of every chunk file, fan-out directory by fan-out directory.
