@@ -42,6 +42,19 @@ extension FileClient {
         return buffer.bytes
     }
 
+    /// Reads the whole file in order, `chunk` bytes at a time (at most the file's size), handing
+    /// each piece to `body`; the memory is reused, so `body` must not keep it.
+    public func stream(_ map: FileMap, path: String, chunk: Int = 16 << 20,
+                       _ body: (UnsafeRawBufferPointer) throws(ClientError) -> Void) async throws(ClientError) {
+        let buffer = OwnedBuffer(count: Int(min(map.inode.size, Int64(max(chunk, 1)))))
+        var offset: Int64 = 0
+        while offset < map.inode.size {
+            let n = try await read(map, path: path, offset: offset, into: buffer.raw)
+            try body(UnsafeRawBufferPointer(rebasing: buffer.raw[0..<n]))
+            offset += Int64(n)
+        }
+    }
+
     // MARK: Writing files
 
     /// Writes `size` bytes as full stripes of `layout` (the last one shorter), `stripesInFlight`
@@ -95,10 +108,12 @@ extension FileClient {
         return inode
     }
 
-    /// The parent directory and the name of an absolute path.
-    func split(_ path: String) throws(ClientError) -> (String, String) {
+    /// The parent directory and the last name of an absolute path (`/a/b/c` → `/a/b`, `c`).
+    public func split(_ path: String) throws(ClientError) -> (String, String) {
         let parts = path.split(separator: "/").map(String.init)
-        guard path.hasPrefix("/"), let name = parts.last else { throw .meta(.invalidPath(path, reason: "it must be an absolute path to a file")) }
+        guard path.hasPrefix("/"), let name = parts.last else {
+            throw .meta(.invalidPath(path, reason: "it must be an absolute path below /"))
+        }
         return ("/" + parts.dropLast().joined(separator: "/"), name)
     }
 

@@ -53,7 +53,7 @@ public struct Importer: Sendable {
     }
 
     private struct Done: Sendable {
-        var files: [(path: String, crc: UInt32, size: Int64)]
+        var files: [(path: String, inode: InodeID, crc: UInt32, size: Int64)]
         var stripes: Int
         var packed: Int
     }
@@ -143,7 +143,7 @@ public struct Importer: Sendable {
             for await r in group { absorb(r) }
             return written
         }
-        var imported: [(path: String, crc: UInt32, size: Int64)] = []
+        var imported: [(path: String, inode: InodeID, crc: UInt32, size: Int64)] = []
         for r in results {
             let d = try r.get()
             imported += d.files
@@ -161,7 +161,8 @@ public struct Importer: Sendable {
             state.bytesTotal = report.bytes
             progress(state)
             for f in imported {
-                let crc = try await Self.checksum(f.path, client)
+                // The inode the commit created, not whatever the path names by now.
+                let crc = try await Self.checksum(f.path, f.inode, client)
                 guard crc == f.crc else {
                     throw .verifyFailed(path: f.path, reason: String(format: "read back CRC32C %08x, source %08x", crc, f.crc))
                 }
@@ -186,8 +187,8 @@ public struct Importer: Sendable {
                 if n.size > 0 { n.extents = [Extent(fileOffset: 0, stripe: id, stripeOffset: f.offset, length: Int(n.size))] }
                 return n
             }
-            try await client.meta.commitFiles(stripes: [stripe], files: commits)
-            return Done(files: files.map { ($0.path, $0.crc, $0.0.size) }, stripes: 1, packed: files.count)
+            let inodes = try await client.meta.commitFiles(stripes: [stripe], files: commits)
+            return Done(files: zip(files, inodes).map { ($0.path, $1.id, $0.crc, $0.0.size) }, stripes: 1, packed: files.count)
         case let .large(local, file, layout, path):
             var crc: UInt32 = 0
             let (stripes, extents) = try await client.writeData(file: path, layout: layout, size: file.size) { (offset, buf) throws(ClientError) in
@@ -196,8 +197,8 @@ public struct Importer: Sendable {
             }
             var f = file
             f.extents = extents
-            try await client.meta.commitFiles(stripes: stripes, files: [f])
-            return Done(files: [(path, crc, file.size)], stripes: stripes.count, packed: 0)
+            let inodes = try await client.meta.commitFiles(stripes: stripes, files: [f])
+            return Done(files: inodes.map { (path, $0.id, crc, file.size) }, stripes: stripes.count, packed: 0)
         }
     }
 
@@ -218,18 +219,10 @@ public struct Importer: Sendable {
         }
     }
 
-    /// CRC32C of the Granary file at `path`, read a stripe-sized piece at a time.
-    static func checksum(_ path: String, _ client: FileClient) async throws(ClientError) -> UInt32 {
-        let inode = try await client.meta.resolve(path)
-        let map = try await client.meta.fileMap(inode.id)
-        let buffer = OwnedBuffer(count: Int(min(map.inode.size, 16 << 20)))
+    /// CRC32C of file `inode` (named `path` in errors), read through the normal read path.
+    static func checksum(_ path: String, _ inode: InodeID, _ client: FileClient) async throws(ClientError) -> UInt32 {
         var crc: UInt32 = 0
-        var offset: Int64 = 0
-        while offset < map.inode.size {
-            let n = try await client.read(map, path: path, offset: offset, into: buffer.raw)
-            crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer.raw[0..<n]), seed: crc)
-            offset += Int64(n)
-        }
+        try await client.stream(try await client.meta.fileMap(inode), path: path) { crc = CRC32C.checksum($0, seed: crc) }
         return crc
     }
 }

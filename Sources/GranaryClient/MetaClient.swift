@@ -43,42 +43,43 @@ public struct MetaClient: Sendable {
     public func getattr(_ id: InodeID) async throws(ClientError) -> Inode { try inode(await call(.getattr(id))) }
     public func lookup(_ parent: InodeID, _ name: String) async throws(ClientError) -> Inode? {
         if case let .maybeInode(i) = try await call(.lookup(parent: parent, name: name)) { return i }
-        throw unexpected(.lookup(parent: parent, name: name))
+        throw unexpected("an optional inode")
     }
     public func mkdirAll(_ path: String, mode: UInt32 = 0o755, uid: UInt32 = 0, gid: UInt32 = 0) async throws(ClientError) -> Inode {
         try inode(await call(.mkdirAll(path: path, mode: mode, uid: uid, gid: gid)))
     }
     public func readdir(_ id: InodeID) async throws(ClientError) -> [DirEntry] {
         if case let .entries(e) = try await call(.readdir(id)) { return e }
-        throw unexpected(.readdir(id))
+        throw unexpected("directory entries")
     }
     public func unlink(_ parent: InodeID, _ name: String) async throws(ClientError) { _ = try await call(.unlink(parent: parent, name: name)) }
     public func rmdir(_ parent: InodeID, _ name: String) async throws(ClientError) { _ = try await call(.rmdir(parent: parent, name: name)) }
     public func allocateStripes(_ count: Int) async throws(ClientError) -> UInt64 {
         if case let .stripeID(id) = try await call(.allocateStripes(count: count)) { return id }
-        throw unexpected(.allocateStripes(count: count))
+        throw unexpected("a stripe id")
     }
     @discardableResult
     public func commitFiles(stripes: [Stripe], files: [NewFile]) async throws(ClientError) -> [Inode] {
         if case let .inodes(i) = try await call(.commitFiles(stripes: stripes, files: files)) { return i }
-        throw unexpected(.allocateStripes(count: 0))
+        throw unexpected("inodes")
     }
     public func fileMap(_ id: InodeID) async throws(ClientError) -> FileMap {
         if case let .fileMap(m) = try await call(.fileMap(id)) { return m }
-        throw unexpected(.fileMap(id))
+        throw unexpected("a file map")
     }
     public func effectiveLayout(_ id: InodeID) async throws(ClientError) -> StripeLayout? {
         if case let .layout(l) = try await call(.effectiveLayout(id)) { return l }
-        throw unexpected(.effectiveLayout(id))
+        throw unexpected("a layout")
     }
     public func setLayout(_ id: InodeID, _ layout: StripeLayout?) async throws(ClientError) { _ = try await call(.setLayout(id, layout)) }
 
     private func inode(_ reply: MetaReply) throws(ClientError) -> Inode {
         if case let .inode(i) = reply { return i }
-        throw .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), .malformed(type: .meta, field: "reply", reason: "expected an inode")))
+        throw unexpected("an inode")
     }
 
-    private func unexpected(_ r: MetaRequest) -> ClientError {
-        .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), .malformed(type: .meta, field: "reply", reason: "unexpected reply kind")))
+    /// A reply of another kind than the request calls for.
+    private func unexpected(_ expected: String) -> ClientError {
+        .transport(.protocolError(managers.first ?? Endpoint(host: "?", port: 1), .malformed(type: .meta, field: "reply", reason: "expected \(expected)")))
     }
 }

@@ -83,14 +83,7 @@ struct Cat: AsyncParsableCommand {
         try await FilesCommand.run(options, "cat \(path)") { c in
             let inode = try await c.meta.resolve(path)
             guard inode.kind == .file else { throw CLIError("cat \(path): not a regular file") }
-            let map = try await c.meta.fileMap(inode.id)
-            let buffer = OwnedBuffer(count: 8 << 20)
-            var offset: Int64 = 0
-            while offset < map.inode.size {
-                let n = try await c.read(map, path: path, offset: offset, into: buffer.raw)
-                FileHandle.standardOutput.write(Data(UnsafeRawBufferPointer(rebasing: buffer.raw[0..<n])))
-                offset += Int64(n)
-            }
+            try await c.stream(try await c.meta.fileMap(inode.id), path: path, chunk: 8 << 20) { FileHandle.standardOutput.write(Data($0)) }
         }
     }
 }
@@ -130,9 +123,9 @@ struct Rm: AsyncParsableCommand {
 
     func run() async throws {
         try await FilesCommand.run(options, "rm \(path)") { c in
-            let parts = path.split(separator: "/").map(String.init)
-            guard let name = parts.last else { throw CLIError("rm: refusing to remove /") }
-            let parent = try await c.meta.resolve("/" + parts.dropLast().joined(separator: "/"))
+            guard path.contains(where: { $0 != "/" }) else { throw CLIError("rm: refusing to remove /") }
+            let (dir, name) = try c.split(path)
+            let parent = try await c.meta.resolve(dir)
             let inode = try await c.meta.resolve(path)
             if inode.kind == .directory {
                 guard d || r else { throw CLIError("rm \(path): is a directory (use -d or -r)") }
