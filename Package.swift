@@ -66,7 +66,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryManager", dependencies: [
-            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta",
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryClient",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryErasureTests", dependencies: ["GranaryErasure", "GranaryCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryMeta", "GranaryManager", "GranaryErasure"]),
-        .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]

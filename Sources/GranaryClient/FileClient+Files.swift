@@ -26,7 +26,17 @@ extension FileClient {
         }
         let cluster = try await clusterMap()
         try await forEachConcurrently(jobs, limit: settings.stripesInFlight) { (job) async throws(ClientError) in
-            try await self.readStripe(job.stripe, range: job.range, into: job.slice.buffer, file: path, map: cluster)
+            do throws(ClientError) {
+                try await self.readStripe(job.stripe, range: job.range, into: job.slice.buffer, file: path, map: cluster)
+            } catch {
+                // The stripe may have been rebuilt or re-encoded since the file map was fetched
+                // (its old fragments are deleted once the new ones are committed): read it again
+                // from its current record before giving up.
+                guard case .stripeUnreadable = error, let current = try await self.meta.stripes([job.stripe.id]).first,
+                      current.version != job.stripe.version else { throw error }
+                try await self.readStripe(current, range: job.range, into: job.slice.buffer, file: path,
+                                          map: try await self.clusterMap(fresh: true))
+            }
         }
         return count
     }

@@ -23,54 +23,75 @@ extension FileClient {
         let codec = try codec(layout)
         let encoded: EncodedStripe
         do { encoded = try codec.encode(data) } catch { throw .codec(error) }
-        var map = try await clusterMap()
-        var drives: [DriveID]
-        do { drives = try Placement.choose(stripe: id, width: layout.width, in: map) } catch {
-            throw .stripeWriteFailed(file: file, stripe: id, reason: error.description)
-        }
-        var pending = Array(0..<layout.width)
-        var refused: Set<DriveID> = []
+        let placements = try await storeFragments(encoded, stripe: id, indices: Array(0..<layout.width), generation: 1, kept: [],
+                                                  excluding: [], file: file)
+        return Stripe(id: id, layout: layout, dataLength: data.count, fragmentLength: encoded.fragmentLength,
+                      headerLength: ErasureCodec.fragmentHeaderSize, fragments: placements)
+    }
+
+    /// Places the fragments `indices` of `encoded` on drives `Placement` picks — never one of
+    /// `excluding` or a drive holding a `kept` fragment, preferably not a node holding one — and
+    /// writes them in parallel under `generation`'s keys. A fragment whose drive refuses or does
+    /// not answer is placed on another drive (twice at most). Returns the placements of `indices`,
+    /// in order, or throws `stripeWriteFailed` naming `file`, the stripe and every cause, after
+    /// deleting the fragments that did land. `map` is the cluster map to place with first
+    /// (default: the client's cached one).
+    func storeFragments(_ encoded: EncodedStripe, stripe id: UInt64, indices: [Int], generation: UInt32, kept: [FragmentPlacement],
+                        excluding: Set<DriveID>, file: String, map given: ClusterMap? = nil) async throws(ClientError) -> [FragmentPlacement] {
+        var map: ClusterMap
+        if let given { map = given } else { map = try await clusterMap() }
+        var refused = excluding.union(kept.map(\.drive))
+        var placed: [Int: DriveID] = [:]
+        var pending = indices
         var causes: [String] = []
         for attempt in 0..<3 {
-            let failures = await putFragments(encoded, stripe: id, indices: pending, drives: drives, map: map)
-            if failures.isEmpty {
-                return Stripe(id: id, layout: layout, dataLength: data.count, fragmentLength: encoded.fragmentLength,
-                              headerLength: ErasureCodec.fragmentHeaderSize,
-                              fragments: drives.enumerated().map { FragmentPlacement(index: $0.offset, drive: $0.element) })
-            }
-            for f in failures {
-                refused.insert(drives[f.index])
-                causes.append("fragment \(f.index) on \(drives[f.index]): \(f.cause)")
-                logger.warning("\(file): stripe \(String(id, radix: 16)) fragment \(f.index) could not be written to \(drives[f.index]): \(f.cause); placing it elsewhere")
-            }
-            pending = failures.map(\.index)
-            if attempt == 2 { break }
-            map = try await clusterMap(fresh: true)
-            let kept = Set(drives.enumerated().filter { !pending.contains($0.offset) }.map(\.element))
+            let keptNodes = Set(kept.map(\.drive.node)).union(placed.values.map(\.node))
+            let drives: [DriveID]
             do {
-                let replacement = try Placement.choose(stripe: id, width: pending.count, in: map, excluding: kept.union(refused),
-                                                       avoidingNodes: Set(kept.map(\.node)))
-                for (i, index) in pending.enumerated() { drives[index] = replacement[i] }
+                drives = try Placement.choose(stripe: id, width: pending.count, in: map, excluding: refused.union(placed.values),
+                                              avoidingNodes: keptNodes)
             } catch {
                 causes.append(error.description)
                 break
             }
+            let tried = zip(pending, drives).map { FragmentPlacement(index: $0, drive: $1, generation: generation) }
+            let failures = await putFragments(encoded, stripe: id, placements: tried, map: map)
+            let failed = Set(failures.map(\.index))
+            for p in tried where !failed.contains(p.index) { placed[p.index] = p.drive }
+            if failures.isEmpty {
+                return indices.compactMap { i in placed[i].map { FragmentPlacement(index: i, drive: $0, generation: generation) } }
+            }
+            for f in failures {
+                guard let drive = tried.first(where: { $0.index == f.index })?.drive else { continue }
+                refused.insert(drive)
+                causes.append("fragment \(f.index) on \(drive): \(f.cause)")
+                logger.warning("\(file): stripe \(String(id, radix: 16)) fragment \(f.index) could not be written to \(drive): \(f.cause); placing it elsewhere")
+            }
+            pending = failures.map(\.index)
+            if attempt < 2 { map = try await clusterMap(fresh: true) }
         }
-        // Whatever did land is an orphan now; garbage collection removes it.
+        // Take back what did land, so a failed write leaves nothing behind when the drives answer
+        // (garbage collection removes the rest).
+        let landed = placed.map { FragmentPlacement(index: $0.key, drive: $0.value, generation: generation) }
+        _ = await deleteFragments(stripe: id, landed, map: map)
         throw .stripeWriteFailed(file: file, stripe: id, reason: causes.joined(separator: "; "))
     }
 
-    private func putFragments(_ encoded: EncodedStripe, stripe: UInt64, indices: [Int], drives: [DriveID], map: ClusterMap) async -> [(index: Int, cause: String)] {
+    /// Writes the fragments of `encoded` named by `placements` (each to its drive, under its
+    /// generation's key) in parallel; returns the ones that failed, with their causes.
+    func putFragments(_ encoded: EncodedStripe, stripe: UInt64, placements: [FragmentPlacement], map: ClusterMap) async -> [(index: Int, cause: String)] {
         await withTaskGroup(of: (Int, String?).self) { group in
-            for index in indices {
-                let drive = drives[index]
-                guard let (address, _) = endpoint(drive, in: map) else { return [(index, "drive is not in the cluster map")] }
+            for p in placements {
+                guard let (address, _) = endpoint(p.drive, in: map) else {
+                    group.addTask { (p.index, "drive \(p.drive) is not in the cluster map") }
+                    continue
+                }
                 group.addTask {
                     do throws(ClientError) {
-                        try await self.storage.put(address, drive: drive.name, key: ChunkKey(stripe: stripe, fragment: UInt32(index)),
-                                                   data: encoded.fragment(index), timeoutMs: self.settings.fragmentTimeoutMs)
-                        return (index, nil)
-                    } catch { return (index, error.description) }
+                        try await self.storage.put(address, drive: p.drive.name, key: p.key(stripe: stripe),
+                                                   data: encoded.fragment(p.index), timeoutMs: self.settings.fragmentTimeoutMs)
+                        return (p.index, nil)
+                    } catch { return (p.index, error.description) }
                 }
             }
             var failures: [(index: Int, cause: String)] = []

@@ -67,6 +67,14 @@ public struct MetaClient: Sendable {
         if case let .fileMap(m) = try await call(.fileMap(id)) { return m }
         throw unexpected("a file map")
     }
+    public func stripes(_ ids: [UInt64]) async throws(ClientError) -> [Stripe] {
+        if case let .stripes(s) = try await call(.stripes(ids)) { return s }
+        throw unexpected("stripes")
+    }
+    public func stripeCensus() async throws(ClientError) -> [StripeCensus] {
+        if case let .census(c) = try await call(.stripeCensus) { return c }
+        throw unexpected("a stripe census")
+    }
     public func effectiveLayout(_ id: InodeID) async throws(ClientError) -> StripeLayout? {
         if case let .layout(l) = try await call(.effectiveLayout(id)) { return l }
         throw unexpected("a layout")

@@ -1,7 +1,8 @@
 /// Renders the TOML of single-role daemon configs, for tools that lay out a cluster on one machine
 /// (`granary up`, test harnesses). What it writes is what `DaemonConfig.load` reads back.
 extension DaemonConfig {
-    public static func managerTOML(secretFile: String, listen: Endpoint, dataDir: String, heartbeatTimeoutMs: Int) -> String {
+    public static func managerTOML(secretFile: String, listen: Endpoint, dataDir: String, heartbeatTimeoutMs: Int,
+                                   repair: Repair = Repair()) -> String {
         """
         # Written by granary.
         roles = ["manager"]
@@ -12,6 +13,13 @@ extension DaemonConfig {
         listen = "\(listen)"
         data_dir = "\(dataDir)"
         heartbeat_timeout_ms = \(heartbeatTimeoutMs)
+        rebuild_mb_per_s = \(repair.rebuildMBps)
+        down_out_ms = \(repair.downOutMs)
+        repair_interval_ms = \(repair.intervalMs)
+        scrub_interval_s = \(repair.scrubIntervalS)
+        scrub_mb_per_s = \(repair.scrubMBps)
+        gc_interval_s = \(repair.gcIntervalS)
+        gc_grace_s = \(repair.gcGraceS)
 
         """
     }

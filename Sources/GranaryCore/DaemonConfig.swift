@@ -10,6 +10,33 @@ public struct DaemonConfig: Sendable, Equatable {
         public var dataDir: String
         /// A node with no heartbeat for this long is marked down.
         public var heartbeatTimeoutMs: Int = 5_000
+        /// Rebuild, shrink, expand, scrub and garbage collection.
+        public var repair = Repair()
+    }
+
+    /// How the manager keeps stripes whole: when it rebuilds, how fast, how often it scrubs.
+    ///
+    /// The defaults follow what large clusters do: a node that is merely down (a reboot, a
+    /// network blip) is waited for ten minutes before its data is rebuilt elsewhere, as Ceph's
+    /// `mon_osd_down_out_interval` does, while a failed or evicted drive is rebuilt at once; rebuild
+    /// is throttled so training reads keep most of the bandwidth; a full scrub runs weekly.
+    public struct Repair: Sendable, Equatable {
+        /// Rebuild write rate limit, MB/s (10^6 bytes) of fragment bytes written.
+        public var rebuildMBps: Int = 200
+        /// A node down this long has its fragments rebuilt elsewhere (failed and drained drives: at once).
+        public var downOutMs: Int = 600_000
+        /// How often the scheduler looks for stripes to rebuild or expand.
+        public var intervalMs: Int = 2_000
+        /// Background scrub: one full pass this often, in seconds; 0 turns it off (`granary scrub` still works).
+        public var scrubIntervalS: Int = 7 * 86_400
+        /// Scrub read rate limit, MB/s of fragment bytes read.
+        public var scrubMBps: Int = 50
+        /// Garbage collection runs this often, in seconds.
+        public var gcIntervalS: Int = 300
+        /// Fragments of stripes reserved longer ago than this and never committed are deleted.
+        public var gcGraceS: Int = 3_600
+
+        public init() {}
     }
 
     public struct Drive: Sendable, Equatable {
@@ -74,6 +101,13 @@ public struct DaemonConfig: Sendable, Equatable {
             let dataDir = try m.requiredString("data_dir")
             var mc = Manager(listen: listen, dataDir: dataDir)
             if let t = try m.int("heartbeat_timeout_ms", range: 100...3_600_000) { mc.heartbeatTimeoutMs = t }
+            if let v = try m.int("rebuild_mb_per_s", range: 1...100_000) { mc.repair.rebuildMBps = v }
+            if let v = try m.int("down_out_ms", range: 100...86_400_000) { mc.repair.downOutMs = v }
+            if let v = try m.int("repair_interval_ms", range: 50...3_600_000) { mc.repair.intervalMs = v }
+            if let v = try m.int("scrub_interval_s", range: 0...31_536_000) { mc.repair.scrubIntervalS = v }
+            if let v = try m.int("scrub_mb_per_s", range: 1...100_000) { mc.repair.scrubMBps = v }
+            if let v = try m.int("gc_interval_s", range: 1...86_400) { mc.repair.gcIntervalS = v }
+            if let v = try m.int("gc_grace_s", range: 0...2_592_000) { mc.repair.gcGraceS = v }
             manager = mc
         } else if roles.contains(.manager) {
             throw .missingKey(file: file, key: "manager")

@@ -36,6 +36,22 @@ public struct ManagerClient: Sendable {
         try await nodeRequest(.undrainNode, node)
     }
 
+    /// What the repair service is doing: rebuild pass, scrub, collection.
+    public func repairStatus() async throws(TransportError) -> RepairStatus {
+        try decode(RepairStatus.self, try await request(.repairStatus, [], idempotent: true), .repairStatus)
+    }
+
+    /// Asks for a scrub pass now and returns the status as it was asked.
+    public func startScrub() async throws(TransportError) -> RepairStatus {
+        try decode(RepairStatus.self, try await request(.startScrub, [], idempotent: true), .startScrub)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], _ message: MessageType) throws(TransportError) -> T {
+        do { return try JSONMessage.decode(T.self, from: body, message: message) } catch {
+            throw .protocolError(managers.first ?? Endpoint(host: "?", port: 1), error)
+        }
+    }
+
     private func nodeRequest(_ type: MessageType, _ node: NodeID) async throws(TransportError) -> ClusterMap {
         try decodeMap(try await request(type, JSONMessage.encode(NodeRequest(node: node)), idempotent: true), type)
     }

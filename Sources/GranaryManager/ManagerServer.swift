@@ -1,14 +1,17 @@
+import GranaryClient
 import GranaryCore
 import GranaryMeta
 import GranaryTransport
 import Logging
 
-/// A running manager: the metadata store, the cluster manager, its TCP listener and the liveness
-/// check that marks silent nodes down.
+/// A running manager: the metadata store, the cluster manager, its TCP listener, the liveness
+/// check that marks silent nodes down, and the repair service (rebuild, scrub, collection).
 public final class ManagerServer: Sendable {
     public let manager: ClusterManager
+    public let repair: RepairService
     let server: TCPServer
     let livenessTask: Task<Void, Never>
+    let repairTasks: [Task<Void, Never>]
 
     public var endpoint: Endpoint { server.endpoint }
 
@@ -20,8 +23,17 @@ public final class ManagerServer: Sendable {
         let manager: ClusterManager
         do { manager = try ClusterManager(store: store, heartbeatTimeoutMs: config.heartbeatTimeoutMs, logger: logger) } catch { throw .meta(error) }
         self.manager = manager
+        // The repair service reads and writes fragments like any client; its metadata calls go to
+        // this manager's own listener (only the cluster map: repairs commit to the store directly).
+        var fileSettings = FileClientSettings()
+        fileSettings.mapMaxAgeMs = 500
+        let files = FileClient(managers: [config.listen], transport: TCPTransport(secret: secret, settings: settings, logger: logger),
+                               settings: fileSettings, logger: logger)
+        let repair = RepairService(store: store, manager: manager, files: files, settings: config.repair, logger: logger)
+        self.repair = repair
         do {
-            server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: ManagerService(manager: manager), logger: logger)
+            server = try TCPServer(listen: config.listen, secret: secret, settings: settings,
+                                   handler: ManagerService(manager: manager, repair: repair), logger: logger)
         } catch { throw .listen(error) }
         // Check several times per timeout so a dead node is reported within about 1.25 timeouts.
         let period = max(config.heartbeatTimeoutMs / 4, 20)
@@ -32,11 +44,13 @@ public final class ManagerServer: Sendable {
             }
         }
         server.start()
+        repairTasks = repair.start()
         logger.info("manager listening on \(server.endpoint), metadata in \(config.dataDir)/meta.db")
     }
 
     public func stop() {
         livenessTask.cancel()
+        for t in repairTasks { t.cancel() }
         server.stop()
     }
 }

@@ -4,11 +4,16 @@ import GranaryTransport
 import GranaryWire
 import Logging
 
-/// Serves the manager's protocol (registration, heartbeats, the cluster map, drain) over any transport.
+/// Serves the manager's protocol (registration, heartbeats, the cluster map, drain, metadata,
+/// repair status and scrub requests) over any transport.
 public struct ManagerService: RequestHandler {
     let manager: ClusterManager
+    let repair: RepairService?
 
-    public init(manager: ClusterManager) { self.manager = manager }
+    public init(manager: ClusterManager, repair: RepairService? = nil) {
+        self.manager = manager
+        self.repair = repair
+    }
 
     public func handle(_ request: Request) async -> Response {
         do {
@@ -28,6 +33,10 @@ public struct ManagerService: RequestHandler {
             case .meta:
                 let r = try JSONMessage.decode(MetaRequest.self, from: request.body, message: request.type)
                 return .ok(JSONMessage.encode(await manager.meta(r)))
+            case .repairStatus, .startScrub:
+                guard let repair else { return .error(RemoteError(.unsupported, "this manager runs no repair service")) }
+                let status = request.type == .startScrub ? await repair.requestScrub() : await repair.current
+                return .ok(JSONMessage.encode(status))
             default:
                 return .error(RemoteError(.unsupported, "a manager does not serve \(request.type)"))
             }

@@ -64,6 +64,8 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
     case invalidFile(parent: InodeID, name: String, reason: String)
     /// A stripe layout that cannot be stored on a directory.
     case invalidLayout(inode: InodeID, reason: String)
+    /// `replaceStripe` expected the stripe at `expected`, but someone changed it since (`found`).
+    case staleStripe(id: UInt64, expected: UInt32, found: UInt32)
 
     public var description: String {
         switch self {
@@ -113,6 +115,8 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
             return "refusing file '\(Self.printable(name))' in \(parent): \(reason)"
         case let .invalidLayout(inode, reason):
             return "invalid layout for \(inode): \(reason)"
+        case let .staleStripe(id, expected, found):
+            return "stripe \(String(id, radix: 16)) changed while it was being rewritten (version \(found), expected \(expected))"
         }
     }
 
@@ -121,7 +125,7 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
         switch self {
         case .database, .newerSchema, .corrupt, .staleClusterMap, .invalidClusterMap, .alreadyInitialized: return EIO
         case .noSuchInode, .notFound, .noSuchPath: return ENOENT
-        case .noSuchStripe, .invalidStripe: return EIO
+        case .noSuchStripe, .invalidStripe, .staleStripe: return EIO
         case .invalidPath, .invalidFile, .invalidLayout: return EINVAL
         case .exists: return EEXIST
         case .notDirectory: return ENOTDIR

@@ -19,6 +19,8 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     case allocateStripes(count: Int)
     case commitFiles(stripes: [Stripe], files: [NewFile])
     case fileMap(InodeID)
+    case stripes([UInt64])
+    case stripeCensus
     case layout(InodeID)
     case effectiveLayout(InodeID)
     case setLayout(InodeID, StripeLayout?)
@@ -27,7 +29,7 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     /// not: a retry after a lost answer would report `.exists` or `.notFound` for our own success.
     public var isIdempotent: Bool {
         switch self {
-        case .lookup, .getattr, .resolve, .readdir, .fileMap, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
+        case .lookup, .getattr, .resolve, .readdir, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
         case .mkdir, .createFile, .symlink, .unlink, .rmdir, .rename, .allocateStripes, .commitFiles: return false
         }
     }
@@ -52,6 +54,8 @@ public enum MetaRequest: Codable, Sendable, Equatable {
             case let .allocateStripes(count): return .stripeID(try store.allocateStripes(count: count))
             case let .commitFiles(stripes, files): return .inodes(try store.commitFiles(stripes: stripes, files: files))
             case let .fileMap(id): return .fileMap(try store.fileMap(id))
+            case let .stripes(ids): return .stripes(try store.stripes(ids))
+            case .stripeCensus: return .census(try store.stripeCensus())
             case let .layout(id): return .layout(try store.layout(of: id))
             case let .effectiveLayout(id): return .layout(try store.effectiveLayout(of: id))
             case let .setLayout(id, layout): try store.setLayout(id, layout); return .done
@@ -71,6 +75,8 @@ public enum MetaReply: Codable, Sendable, Equatable {
     case entries([DirEntry])
     case stripeID(UInt64)
     case fileMap(FileMap)
+    case stripes([Stripe])
+    case census([StripeCensus])
     case layout(StripeLayout?)
     case failed(MetaError)
 }

@@ -124,4 +124,33 @@ public protocol MetaStore: Sendable {
 
     /// Sets (or with `nil` clears) the layout of directory `id`. Existing files keep theirs.
     func setLayout(_ id: InodeID, _ layout: StripeLayout?) throws(MetaError)
+
+    // MARK: Repair (rebuild, shrink, expand, scrub, garbage collection)
+
+    /// Stripes with at least one fragment on one of `drives`, with ids above `after`, by id.
+    func stripes(onDrives drives: Set<DriveID>, after: UInt64, limit: Int) throws(MetaError) -> [Stripe]
+
+    /// How many stripes have at least one fragment on one of `drives`.
+    func countStripes(onDrives drives: Set<DriveID>) throws(MetaError) -> Int
+
+    /// Stripes stored narrower than they were written (`wideLayout` set), ids above `after`, by id.
+    func shrunkStripes(after: UInt64, limit: Int) throws(MetaError) -> [Stripe]
+
+    /// Every stored stripe with an id above `after`, by id (scrub walks them all).
+    func allStripes(after: UInt64, limit: Int) throws(MetaError) -> [Stripe]
+
+    /// Stripe counts and data bytes per layout (what the durability report models).
+    func stripeCensus() throws(MetaError) -> [StripeCensus]
+
+    /// Installs `stripe` in place of the stored stripe with its id, if that one is still at
+    /// `expectedVersion` (else `.staleStripe`; `.noSuchStripe` when it was collected). The new
+    /// record must hold the same data bytes (`dataLength`), a higher version and pass
+    /// `Stripe.problem`. Extents keep pointing at the stripe: its data offsets do not change.
+    func replaceStripe(_ stripe: Stripe, expectedVersion: UInt32) throws(MetaError)
+
+    /// A service's saved state (JSON), `nil` when none was saved.
+    func serviceState(_ name: String) throws(MetaError) -> String?
+
+    /// Saves a service's state (JSON), replacing what was saved before.
+    func saveServiceState(_ name: String, _ value: String) throws(MetaError)
 }

@@ -177,14 +177,19 @@ extension SQLiteMetaStore {
         let f = fields(row, table: "stripes", key: String(id, radix: 16))
         let layout = StripeLayout(k: try f.get("k"), m: try f.get("m"), fragmentSize: try f.get("fragment_size"), backend: try f.get("backend"))
         var placements: [FragmentPlacement] = []
-        for r in try Row.fetchAll(db, sql: "SELECT idx, drive FROM fragments WHERE stripe = ? ORDER BY idx", arguments: [k]) {
+        for r in try Row.fetchAll(db, sql: "SELECT idx, drive, generation FROM fragments WHERE stripe = ? ORDER BY idx", arguments: [k]) {
             let ff = fields(r, table: "fragments", key: String(id, radix: 16))
             let text = try ff.get("drive", as: String.self)
             guard let drive = DriveID(parsing: text) else { throw ff.corrupt("invalid drive id '\(text)'") }
-            placements.append(FragmentPlacement(index: try ff.get("idx"), drive: drive))
+            placements.append(FragmentPlacement(index: try ff.get("idx"), drive: drive, generation: try ff.uint32("generation")))
+        }
+        var wide: StripeLayout?
+        if let wk = try f.get("wide_k", as: Int?.self) {
+            wide = StripeLayout(k: wk, m: layout.m, fragmentSize: try f.get("wide_fragment_size"), backend: layout.backend)
         }
         let s = Stripe(id: id, layout: layout, version: try f.uint32("version"), dataLength: try f.get("data_length"),
-                       fragmentLength: try f.get("fragment_length"), headerLength: try f.get("header_length"), fragments: placements)
+                       fragmentLength: try f.get("fragment_length"), headerLength: try f.get("header_length"), fragments: placements,
+                       wideLayout: wide)
         if let problem = s.problem { throw f.corrupt(problem) }
         return s
     }
@@ -193,13 +198,19 @@ extension SQLiteMetaStore {
         let id = Int64(bitPattern: s.id)
         try db.execute(
             sql: """
-                INSERT INTO stripes (id, k, m, fragment_size, backend, version, data_length, fragment_length, header_length, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO stripes (id, k, m, fragment_size, backend, version, data_length, fragment_length, header_length,
+                                     created_at, wide_k, wide_fragment_size)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [id, s.layout.k, s.layout.m, s.layout.fragmentSize, s.layout.backend, Int64(s.version), s.dataLength,
-                        s.fragmentLength, s.headerLength, now])
+                        s.fragmentLength, s.headerLength, now, s.wideLayout?.k, s.wideLayout?.fragmentSize])
+        try insertFragments(db, s)
+    }
+
+    func insertFragments(_ db: Database, _ s: Stripe) throws {
         for p in s.fragments {
-            try db.execute(sql: "INSERT INTO fragments (stripe, idx, drive) VALUES (?, ?, ?)", arguments: [id, p.index, p.drive.description])
+            try db.execute(sql: "INSERT INTO fragments (stripe, idx, drive, generation) VALUES (?, ?, ?, ?)",
+                           arguments: [Int64(bitPattern: s.id), p.index, p.drive.description, Int64(p.generation)])
         }
     }
 

@@ -13,6 +13,7 @@ enum SQLiteSchema {
         ("v1-cluster", v1Cluster),
         ("v2-namespace", v2Namespace),
         ("v3-stripes", v3Stripes),
+        ("v4-repair", v4Repair),
     ]
 
     /// The highest schema version this code can read and write.
@@ -153,6 +154,23 @@ enum SQLiteSchema {
                 m             INTEGER NOT NULL,
                 fragment_size INTEGER NOT NULL,
                 backend       TEXT NOT NULL
+            );
+            """)
+    }
+
+    /// Fragment generations (a rewritten fragment gets a new chunk key), the wide layout of shrunk
+    /// stripes, and the manager's saved service state (rebuild and scrub progress).
+    @Sendable static func v4Repair(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE fragments ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;
+            -- Set while a stripe is stored narrower than it was written (shrunk): what to expand back to.
+            ALTER TABLE stripes ADD COLUMN wide_k INTEGER;
+            ALTER TABLE stripes ADD COLUMN wide_fragment_size INTEGER;
+            CREATE INDEX stripes_shrunk ON stripes(id) WHERE wide_k IS NOT NULL;
+            CREATE TABLE service_state (
+                name       TEXT PRIMARY KEY NOT NULL,
+                value      TEXT NOT NULL,
+                updated_at REAL NOT NULL
             );
             """)
     }

@@ -26,6 +26,10 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     // Manager: the namespace and file data (a JSON `MetaRequest`, answered by a `MetaReply`).
     case meta = 210
 
+    // Manager: repair (rebuild, shrink, expand, scrub, garbage collection), JSON `RepairStatus` answers.
+    case repairStatus = 220
+    case startScrub = 221
+
     public var description: String {
         switch self {
         case .authChallenge: return "auth-challenge"
@@ -44,6 +48,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .drainNode: return "drain-node"
         case .undrainNode: return "undrain-node"
         case .meta: return "meta"
+        case .repairStatus: return "repair-status"
+        case .startScrub: return "start-scrub"
         }
     }
 }

@@ -31,7 +31,7 @@ final class ClusterHarness: @unchecked Sendable {
         return dir.path
     }
 
-    init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500) throws {
+    init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair()) throws {
         var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         secretFile = dir + "/cluster.secret"
@@ -43,7 +43,7 @@ final class ClusterHarness: @unchecked Sendable {
         l.logLevel = .critical
         logger = l
         try FileIO.writeAtomically(dir + "/manager.toml", DaemonConfig.managerTOML(
-            secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs))
+            secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair))
         try start("manager", config: dir + "/manager.toml")
         for n in 1...nodes {
             let name = "node-\(n)"
