@@ -93,7 +93,7 @@ public actor RepairService {
 
     /// Drives whose fragments must move: failed, drained (evicted) or on a node down longer than
     /// `downOutMs` (counted from this manager's start when it never saw the node up).
-    static func retiredDrives(_ map: ClusterMap, now: Double, since: Double, downOutMs: Int) -> Set<DriveID> {
+    public static func retiredDrives(_ map: ClusterMap, now: Double, since: Double, downOutMs: Int) -> Set<DriveID> {
         var out: Set<DriveID> = []
         for node in map.nodes {
             let downFor = now - max(node.lastHeartbeat ?? 0, since)
@@ -104,7 +104,7 @@ public actor RepairService {
     }
 
     /// Failure domains a stripe can use: nodes that are up with at least one up drive not retired.
-    static func healthyNodes(_ map: ClusterMap, retired: Set<DriveID>) -> Int {
+    public static func healthyNodes(_ map: ClusterMap, retired: Set<DriveID>) -> Int {
         map.nodes.filter { n in n.state == .up && n.drives.contains { $0.state == .up && !retired.contains($0.id) } }.count
     }
 

@@ -118,3 +118,33 @@ final class TestClock: Sendable {
         #expect(await m.clusterMap.nodes.isEmpty)
     }
 }
+
+@Suite("Repair: which drives are retired")
+struct RetiredDrivesTests {
+    static func node(_ id: String, _ state: NodeState, heartbeat: Double?, drives: [DriveState]) -> NodeInfo {
+        NodeInfo(id: NodeID(id)!, address: Endpoint(host: "127.0.0.1", port: 1), state: state, lastHeartbeat: heartbeat,
+                 drives: drives.enumerated().map { i, s in
+                     DriveInfo(id: DriveID(node: NodeID(id)!, name: "d\(i)")!, state: s, capacityBytes: 1, usedBytes: 0, freeBytes: 1, chunkCount: 0, problem: nil)
+                 })
+    }
+
+    @Test func failedAndDrainedAtOnceDownOnlyAfterDownOut() {
+        let map = ClusterMap(version: 1, nodes: [
+            Self.node("a", .up, heartbeat: 100, drives: [.up, .failed]),
+            Self.node("b", .drained, heartbeat: 100, drives: [.drained]),
+            Self.node("c", .down, heartbeat: 95, drives: [.down]),
+            Self.node("d", .down, heartbeat: 40, drives: [.down, .down]),
+            Self.node("e", .down, heartbeat: nil, drives: [.down]),
+            Self.node("f", .up, heartbeat: 100, drives: [.readOnly]),
+        ])
+        // Down-out of 30 s at t = 100, this manager started at t = 80: d (last heard at 40) and e
+        // (never heard) count as down only since 80, so only the failed and the drained drive go.
+        let retired = RepairService.retiredDrives(map, now: 100, since: 80, downOutMs: 30_000)
+        #expect(retired.map(\.description).sorted() == ["a/d1", "b/d0"])
+        // A manager up since t = 0 has seen d and e down long enough; c (5 s) is still awaited.
+        let later = RepairService.retiredDrives(map, now: 100, since: 0, downOutMs: 30_000)
+        #expect(later.map(\.description).sorted() == ["a/d1", "b/d0", "d/d0", "d/d1", "e/d0"])
+        // Only a has a drive to write to (f's is read-only).
+        #expect(RepairService.healthyNodes(map, retired: retired) == 1)
+    }
+}

@@ -39,7 +39,7 @@ struct ClusterStoreTests {
             #expect(try store.clusterMap() == ClusterMap(version: 0, nodes: []))
             #expect(try store.clusterInfo() == nil)
             #expect(try store.schemaVersion() == SQLiteMetaStore.supportedSchemaVersion)
-            #expect(SQLiteMetaStore.supportedSchemaVersion == 3)
+            #expect(SQLiteMetaStore.supportedSchemaVersion == 4)
         }
     }
 

@@ -51,12 +51,12 @@ struct OpeningTests {
                 (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA user_version"))
             }
             try q.close()
-            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes"])
+            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes", "v4-repair"])
             #expect(pragmas.0 == "wal")
-            #expect(pragmas.1 == 3)
+            #expect(pragmas.1 == 4)
             // Reopening an up-to-date file migrates nothing and keeps the data.
             let store = try SQLiteMetaStore(path: path)
-            #expect(try store.schemaVersion() == 3)
+            #expect(try store.schemaVersion() == 4)
         }
     }
 

@@ -81,8 +81,8 @@ import Glibc
         }
     }
 
-    @Test func corruptFragmentIsDetectedAndReadAroundAndMissingPathsAreNamed() async throws {
-        let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500)
+    @Test func corruptFragmentIsDetectedReadAroundAndRepairedByScrubAndMissingPathsAreNamed() async throws {
+        let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500, repair: RepairIntegrationTests.fastRepair())
         defer { cluster.shutdown() }
         #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 6 && $0.allUp } != nil)
         let (client, t) = Self.client(cluster)
@@ -112,6 +112,27 @@ import Glibc
         let failures = client.readCounters.fragmentFailures
         #expect(failures.contains { $0.contains("fragment 0") && $0.contains("CRC32C") }, "\(failures)")
 
+        // Scrub finds the bad fragment, rebuilds it under a new generation and deletes the bad chunk.
+        let manager = cluster.manager()
+        defer { manager.close() }
+        _ = try await manager.startScrub()
+        let (scrubbed, finished) = await RepairIntegrationTests.waitRepair(cluster, seconds: 30) { s in
+            s.scrub.finishedAt != nil && !s.scrub.running && !s.scrub.requested
+        }
+        #expect(finished, "scrub did not finish: \(String(describing: scrubbed))")
+        let sc = try #require(scrubbed?.scrub)
+        #expect(sc.corrupt == 1 && sc.repaired == 1 && sc.unrepairable == 0, "\(sc)")
+        #expect(sc.stripesChecked == map.stripes.count && sc.fragmentsChecked == 6 * map.stripes.count)
+        #expect(sc.findings.contains { $0.contains("stripe \(String(first.id, radix: 16)) fragment 0") }, "\(sc.findings)")
+        let repaired = try #require(try await client.meta.stripes([first.id]).first)
+        #expect(repaired.version == first.version + 1 && repaired.fragments[0].generation == 2)
+        #expect(Array(repaired.fragments.dropFirst()) == Array(first.fragments.dropFirst()))
+        #expect(!FileManager.default.fileExists(atPath: path), "the corrupt chunk is still there")
+        let (fresh, t2) = Self.client(cluster)
+        defer { t2.closeAll() }
+        #expect(try await fresh.readFile("/c/model.ckpt") == data)
+        #expect(fresh.readCounters.degradedReads == 0, "\(fresh.readCounters)")
+
         // Replacing is copy-on-write: the old content stays readable until the commit, then the new one is there.
         let v2 = Array(data.reversed())
         try await client.writeFile("/c/model.ckpt", bytes: v2, replace: true)
@@ -122,8 +143,8 @@ import Glibc
         }
     }
 
-    @Test func killedWriterLeavesNoVisibleFile() async throws {
-        let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500)
+    @Test func killedWriterLeavesNoVisibleFileAndCollectionRemovesItsFragments() async throws {
+        let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500, repair: RepairIntegrationTests.fastRepair(gcGraceS: 1))
         defer { cluster.shutdown() }
         #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 6 && $0.allUp } != nil)
         let config = cluster.dir + "/client.toml"
@@ -149,6 +170,25 @@ import Glibc
         defer { t.closeAll() }
         await #expect(throws: ClientError.meta(.noSuchPath("/big.bin"))) { _ = try await client.meta.resolve("/big.bin") }
         #expect(try await client.meta.readdir(.root).isEmpty)
+
+        // The abandoned fragments are orphans: collection deletes them once the grace period is over.
+        var left = Self.countChunks(cluster.dir)
+        for _ in 0..<150 where left > 0 {
+            try await Task.sleep(for: .milliseconds(200))
+            left = Self.countChunks(cluster.dir)
+        }
+        #expect(left == 0, "\(left) orphaned chunks remain")
+        let manager = cluster.manager()
+        defer { manager.close() }
+        #expect(try await manager.repairStatus().collection.orphanChunksDeleted >= 12)
+
+        // A removed file's stripes are collected too.
+        try await client.writeFile("/gone.bin", bytes: Array(repeating: 7, count: 3 << 20))
+        #expect(Self.countChunks(cluster.dir) > 0)
+        try await client.meta.unlink(.root, "gone.bin")
+        for _ in 0..<150 where Self.countChunks(cluster.dir) > 0 { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(Self.countChunks(cluster.dir) == 0)
+        #expect(try await manager.repairStatus().collection.stripesCollected >= 1)
     }
 
     static func find(_ name: String, under dir: String) -> String? {
