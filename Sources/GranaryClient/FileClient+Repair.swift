@@ -21,7 +21,7 @@ extension FileClient {
     /// the cluster has them), never to one of `avoiding`. The rebuilt fragments are byte-identical
     /// to the lost ones: the codec is deterministic, and the decoded data is re-encoded.
     public func rebuildFragments(_ s: Stripe, indices: Set<Int>, avoiding: Set<DriveID>, map: ClusterMap) async throws(ClientError) -> Rewrite {
-        let label = "stripe \(String(s.id, radix: 16))"
+        let label = "repair"
         var skip: [Int: String] = [:]
         for i in indices { skip[i] = "being rebuilt" }
         let data = try await decodeStripe(s, skipping: skip, file: label, map: map)
@@ -48,7 +48,7 @@ extension FileClient {
     /// the new record remembers to expand back to (`nil` once the stripe is at full width again).
     public func reencodeStripe(_ s: Stripe, as layout: StripeLayout, wide: StripeLayout?, avoiding: Set<DriveID>,
                                map: ClusterMap) async throws(ClientError) -> Rewrite {
-        let label = "stripe \(String(s.id, radix: 16))"
+        let label = "repair"
         var skip: [Int: String] = [:]
         for p in s.fragments where avoiding.contains(p.drive) { skip[p.index] = "its drive \(p.drive) is being retired" }
         let data = try await decodeStripe(s, skipping: skip, file: label, map: map)

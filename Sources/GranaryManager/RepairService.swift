@@ -108,6 +108,19 @@ public actor RepairService {
         map.nodes.filter { n in n.state == .up && n.drives.contains { $0.state == .up && !retired.contains($0.id) } }.count
     }
 
+    /// Drives a fragment can be written to: up, on an up node, not retired.
+    static func usableDrives(_ map: ClusterMap, retired: Set<DriveID>) -> Int {
+        map.nodes.filter { $0.state == .up }.flatMap(\.drives).filter { $0.state == .up && !retired.contains($0.id) }.count
+    }
+
+    /// Whether shrunk stripe `s` can go back to its wide layout: one fragment per node when it was
+    /// shrunk over distinct nodes (k + m nodes must be up), or, when it was shrunk over drives
+    /// because fewer than m + 1 nodes were left, as soon as k + m drives are usable again.
+    static func canExpand(_ s: Stripe, domains: Int, drives: Int) -> Bool {
+        let overNodes = Set(s.fragments.map(\.drive.node)).count == s.fragments.count
+        return overNodes ? domains >= s.targetLayout.width : drives >= s.targetLayout.width
+    }
+
     /// One scan: stripes with fragments on retired drives first; when there are none, shrunk
     /// stripes that can be widened again.
     func rebuildScan() async {
@@ -117,6 +130,7 @@ public actor RepairService {
         let domains = Self.healthyNodes(map, retired: retired)
         // Nodes that are down but not yet out (a reboot, a manager restart before their first
         // heartbeat) will likely return: no stripe is narrowed while one is away.
+        let drives = Self.usableDrives(map, retired: retired)
         let awaited = map.nodes.filter { n in n.state == .down && n.drives.contains { !retired.contains($0.id) } }.count
         status.retiredDrives = retired.map(\.description).sorted()
         let degraded: Int, shrunk: Int
@@ -129,27 +143,31 @@ public actor RepairService {
         }
         status.degradedStripes = degraded
         status.shrunkStripes = shrunk
+        status.waitingFor = nil
         if degraded > 0 {
             await work(kind: "rebuild", remaining: degraded, map: map) { after throws(MetaError) in
                 try self.store.stripes(onDrives: retired, after: after, limit: 32)
             } each: { s in
                 await self.moveOff(s, retired: retired, domains: domains, awaited: awaited, map: map)
             }
-        } else if shrunk > 0, let first = try? store.shrunkStripes(after: 0, limit: 1).first,
-                  domains >= first.targetLayout.width {
+            if status.waitingFor != nil { status.state = "waiting" }
+        } else if shrunk > 0, let sample = try? store.shrunkStripes(after: 0, limit: 1_000),
+                  sample.contains(where: { Self.canExpand($0, domains: domains, drives: drives) }) {
             await work(kind: "expand", remaining: shrunk, map: map) { after throws(MetaError) in
                 try self.store.shrunkStripes(after: after, limit: 32)
             } each: { s in
-                domains >= s.targetLayout.width ? await self.reencode(s, as: s.targetLayout, wide: nil, avoiding: retired, map: map, kind: .expanded) : .skipped
+                guard Self.canExpand(s, domains: domains, drives: drives) else { return .skipped }
+                return await self.reencode(s, as: s.targetLayout, wide: nil, avoiding: retired, map: map, kind: .expanded)
             }
         } else {
             finishPass(now: now)
             status.state = shrunk > 0 ? "waiting" : "idle"
+            if shrunk > 0 { status.waitingFor = "shrunk stripes are expanded when enough failure domains are up again" }
         }
         save(force: false)
     }
 
-    enum Outcome { case rebuilt, shrunk, expanded, skipped, failed }
+    enum Outcome { case rebuilt, shrunk, expanded, skipped, waiting, failed }
 
     /// Runs `each` over the stripes `batch` lists (by id), pacing writes to the rebuild limit.
     private func work(kind: String, remaining: Int, map: ClusterMap, batch: (UInt64) throws(MetaError) -> [Stripe],
@@ -188,7 +206,7 @@ public actor RepairService {
                 case .shrunk: p.stripesDone += 1; p.shrunk += 1; status.totalShrunk += 1
                 case .expanded: p.stripesDone += 1; p.expanded += 1; status.totalExpanded += 1
                 case .failed: p.stripesFailed += 1
-                case .skipped: break
+                case .skipped, .waiting: break
                 }
                 status.pass = p
                 save(force: false)
@@ -196,31 +214,49 @@ public actor RepairService {
         }
     }
 
-    /// Moves the fragments of `s` that sit on retired drives: rebuilt at full width when enough
-    /// failure domains remain, else the stripe is re-encoded to (domains − m) + m — unless `awaited`
-    /// nodes are down but not out, in which case the stripe waits for them rather than narrowing.
+    /// Moves the fragments of `s` that sit on retired drives. Failure domains are nodes: with at
+    /// least k + m healthy ones the lost fragments are rebuilt at full width, each on its own node;
+    /// with fewer the stripe is re-encoded to (domains − m) + m so it can again lose m fragments.
+    /// While `awaited` nodes are down but not out the stripe waits rather than narrowing. When even
+    /// m + 1 nodes are not left, drives stand in for nodes (full width on distinct drives, or
+    /// (drives − m) + m), so the stripe still survives m lost drives.
     private func moveOff(_ s: Stripe, retired: Set<DriveID>, domains: Int, awaited: Int, map: ClusterMap) async -> Outcome {
         let lost = Set(s.fragments.filter { retired.contains($0.drive) }.map(\.index))
         if lost.isEmpty { return .skipped }
         let target = s.targetLayout
+        let m = s.layout.m
         if domains >= target.width && s.layout.k < target.k {
             return await reencode(s, as: target, wide: nil, avoiding: retired, map: map, kind: .expanded)
         }
-        if domains < s.layout.width && awaited > 0 { return .skipped }
-        if domains >= s.layout.width || domains - s.layout.m < 1 {
-            // Full width on distinct domains; with fewer than m + 1 domains no narrower stripe
-            // helps, so the fragments go to other drives wherever they fit.
-            do {
-                let rewrite = try await files.rebuildFragments(s, indices: lost, avoiding: retired, map: map)
-                return await install(rewrite, replacing: s, map: map, outcome: .rebuilt)
-            } catch {
-                problem("stripe \(String(s.id, radix: 16)): rebuilding fragments \(lost.sorted()) failed: \(error)")
-                return .failed
-            }
+        if domains >= s.layout.width { return await rebuild(s, lost: lost, retired: retired, map: map) }
+        if awaited > 0 { return wait("a node is down but not yet out: stripes are not narrowed until it returns or down_out_ms passes") }
+        if domains - m >= 1 {
+            return await reencode(s, as: FileClient.shrunkLayout(target, k: domains - m, dataLength: s.dataLength), wide: target,
+                                  avoiding: retired, map: map, kind: .shrunk)
         }
-        let k = domains - s.layout.m
-        let narrow = FileClient.shrunkLayout(target, k: k, dataLength: s.dataLength)
-        return await reencode(s, as: narrow, wide: target, avoiding: retired, map: map, kind: .shrunk)
+        let drives = Self.usableDrives(map, retired: retired)
+        if drives >= s.layout.width { return await rebuild(s, lost: lost, retired: retired, map: map) }
+        if drives - m >= 1 {
+            return await reencode(s, as: FileClient.shrunkLayout(target, k: drives - m, dataLength: s.dataLength), wide: target,
+                                  avoiding: retired, map: map, kind: .shrunk)
+        }
+        return wait("only \(drives) usable drives are left, and a stripe with \(m) parity fragments needs at least \(m + 1)")
+    }
+
+    private func rebuild(_ s: Stripe, lost: Set<Int>, retired: Set<DriveID>, map: ClusterMap) async -> Outcome {
+        do {
+            let rewrite = try await files.rebuildFragments(s, indices: lost, avoiding: retired, map: map)
+            return await install(rewrite, replacing: s, map: map, outcome: .rebuilt)
+        } catch {
+            problem("stripe \(String(s.id, radix: 16)): rebuilding fragments \(lost.sorted()) failed: \(error)")
+            return .failed
+        }
+    }
+
+    /// A stripe the cluster cannot repair yet: said once in the status, not once per stripe.
+    private func wait(_ reason: String) -> Outcome {
+        status.waitingFor = reason
+        return .waiting
     }
 
     private func reencode(_ s: Stripe, as layout: StripeLayout, wide: StripeLayout?, avoiding: Set<DriveID>, map: ClusterMap,

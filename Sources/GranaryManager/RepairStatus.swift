@@ -78,6 +78,8 @@ public struct RepairStatus: Codable, Sendable, Equatable {
 
     /// "idle", "rebuilding", "expanding", or "waiting" (stripes need work the cluster cannot do yet).
     public var state = "idle"
+    /// Why stripes that need work are waiting (too few drives, a node not yet out), if they are.
+    public var waitingFor: String?
     /// Drives whose fragments are being moved off: failed, drained, or down past `down_out_ms`.
     public var retiredDrives: [String] = []
     /// Stripes with a fragment on a retired drive, and shrunk stripes, at the last scan.

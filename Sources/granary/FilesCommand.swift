@@ -67,7 +67,7 @@ struct Stat: AsyncParsableCommand {
             print("\(path): file, \(inode.id), \(inode.size) bytes, mode \(FilesCommand.mode(inode)), \(map.extents.count) extents in \(stripes.count) stripes")
             for e in map.extents {
                 guard let s = map.stripes[e.stripe] else { continue }
-                print("  bytes \(e.fileOffset)..<\(e.fileEnd): stripe \(String(s.id, radix: 16)) v\(s.version) \(s.layout.k)+\(s.layout.m) at \(e.stripeOffset), fragments of \(s.fragmentLength) bytes on "
+                print("  bytes \(e.fileOffset)..<\(e.fileEnd): stripe \(String(s.id, radix: 16)) v\(s.version) \(s.layout.k)+\(s.layout.m)\(s.wideLayout.map { " (shrunk from \($0.k)+\($0.m))" } ?? "") at \(e.stripeOffset), fragments of \(s.fragmentLength) bytes on "
                       + s.fragments.map { "\($0.index):\($0.drive)" }.joined(separator: " "))
             }
         }

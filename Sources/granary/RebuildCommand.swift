@@ -29,6 +29,7 @@ struct RebuildCommand: AsyncParsableCommand {
         static func render(_ s: RepairStatus) -> String {
             var out: [String] = []
             out.append("state: \(s.state)   rebuild limit: \(s.rebuildLimitMBps) MB/s")
+            if let w = s.waitingFor { out.append("waiting: \(w)") }
             out.append("retired drives: \(s.retiredDrives.isEmpty ? "none" : s.retiredDrives.joined(separator: ", "))")
             out.append("stripes on retired drives: \(s.degradedStripes)   shrunk stripes: \(s.shrunkStripes)")
             if let p = s.pass { out.append("in progress: " + line(p)) }
