@@ -13,15 +13,20 @@ import Logging
 /// twice: leaving the result in liberasurecode's buffer (`decode(_:)`, a degraded read copies out
 /// only its range), and copying all of it into the caller's buffer (`decode(_:into:)`, against C
 /// making the same copy). Decoded bytes are compared with the original outside the timed loops, so
-/// a broken codec cannot look fast. The last line is one JSON object.
-struct EcBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ec", abstract: "Erasure encode/decode through the Swift codec vs liberasurecode from C.")
+/// a broken codec cannot look fast. Then, unless `--no-import`, the end-to-end import into an
+/// embedded cluster against a plain local copy (`ImportBench`). The last line is one JSON object.
+struct EcBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ec", abstract: "Erasure encode/decode through the Swift codec vs liberasurecode from C; end-to-end import vs a local copy.")
 
     @Option(help: "Layouts k+m, comma-separated.") var layouts = "4+2,6+3,8+3"
     @Option(help: "Data bytes per data fragment; a stripe is k times this.") var fragmentSize = "1MiB"
     @Option(help: "Data bytes per stripe for every layout (default: k × --fragment-size).") var stripeSize: String?
     @Option(help: "Encode or decode calls per measured run.") var iterations = 100
     @Option(help: "Measured runs of each side (the best run of each counts).") var runs = 5
+    @Option(help: "End-to-end import: total bytes of 100 KiB files (0 skips them).") var importSmallTotal = "1GiB"
+    @Option(help: "End-to-end import: size of the one large file (0 skips it).") var importLargeSize = "1GiB"
+    @Option(help: "End-to-end import: stripes in flight (as `granary import --parallel`).") var importParallel = 4
+    @Flag(help: "Skip the end-to-end import (it needs about 2.6 × the data in $TMPDIR, default /tmp).") var noImport = false
     @Flag(help: "Print only the JSON result line.") var json = false
 
     struct Result: Codable {
@@ -34,11 +39,17 @@ struct EcBench: ParsableCommand {
         var layouts: [LayoutResult]
         var iterations: Int
         var runs: Int
-        /// End-to-end import throughput, GB/s of file data: filled by the end-to-end import bench,
-        /// not measured here. Always written, as null until then, so readers see where it goes.
+        /// End-to-end import throughput, GB/s of file data: the one large file's (`import.large.GBps`).
+        /// Always written, as null when the import did not run or had no large file.
         var importThroughput: Double?
+        /// The end-to-end import, small files and one large file, each against a local copy; null
+        /// with `--no-import`.
+        var importResult: ImportBench.Result?
 
-        enum CodingKeys: String, CodingKey { case bench, ratio, target, baseline, layouts, iterations, runs, importThroughput }
+        enum CodingKeys: String, CodingKey {
+            case bench, ratio, target, baseline, layouts, iterations, runs, importThroughput
+            case importResult = "import"
+        }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -50,6 +61,7 @@ struct EcBench: ParsableCommand {
             try c.encode(iterations, forKey: .iterations)
             try c.encode(runs, forKey: .runs)
             try c.encode(importThroughput, forKey: .importThroughput)
+            try c.encode(importResult, forKey: .importResult)
         }
     }
 
@@ -79,8 +91,20 @@ struct EcBench: ParsableCommand {
 
     func progress(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-    func run() throws {
+    func run() async throws {
         guard iterations >= 1, runs >= 1 else { throw ValidationError("--iterations and --runs must be at least 1") }
+        var importBench: ImportBench?
+        if !noImport {
+            guard let small = ByteSize(parsing: importSmallTotal), let large = ByteSize(parsing: importLargeSize) else {
+                throw ValidationError("--import-small-total, --import-large-size: expected sizes such as 1GiB, 16MiB or 0")
+            }
+            guard importParallel >= 1 else { throw ValidationError("--import-parallel must be at least 1") }
+            let bench = ImportBench(smallTotal: small.bytes, largeSize: large.bytes, parallel: importParallel)
+            guard small.bytes == 0 || bench.smallFiles > 0 else {
+                throw ValidationError("--import-small-total: expected 0 or at least \(ByteSize(Int64(bench.smallFileSize)))")
+            }
+            importBench = bench
+        }
         guard let fragment = ByteSize(parsing: fragmentSize), fragment.bytes > 0, fragment.bytes <= 64 << 20 else {
             throw ValidationError("--fragment-size: expected a size from 1 byte to 64MiB")
         }
@@ -106,7 +130,13 @@ struct EcBench: ParsableCommand {
 
         func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
         let ratio = results.flatMap { [$0.encode.ratio, $0.decode.ratio, $0.decodeIntoBuffer.ratio] }.min() ?? 0
-        let result = Result(ratio: round3(ratio), layouts: results, iterations: iterations, runs: runs)
+        var result = Result(ratio: round3(ratio), layouts: results, iterations: iterations, runs: runs)
+        if let importBench {
+            let progress: @Sendable (String) -> Void = { s in FileHandle.standardError.write(Data((s + "\n").utf8)) }
+            let imported = try await importBench.run(progress: progress)
+            result.importResult = imported
+            result.importThroughput = imported.large?.GBps
+        }
         if !json {
             let rows = results.flatMap { r in
                 [("encode", r.encode), ("decode", r.decode), ("decode into a buffer", r.decodeIntoBuffer)].map { name, t in
@@ -115,6 +145,18 @@ struct EcBench: ParsableCommand {
             }
             print(Output.table(["layout", "backend", "operation", "Swift GB/s", "C GB/s", "ratio"], rows))
             print(String(format: "lowest Swift/C ratio %.3f (target ≥ %.1f)", result.ratio, result.target))
+            if let imported = result.importResult {
+                let rows = [("100 KiB files", imported.small), ("one large file", imported.large)].compactMap { name, r in
+                    r.map { r in
+                        [name, "\(r.files)", ByteSize(r.bytes).description, String(format: "%.3f", r.GBps), String(format: "%.1f", r.filesPerSecond),
+                         String(format: "%.3f", r.localCopyGBps), String(format: "%.3f", r.ratio),
+                         String(format: "%.3f", r.localCopySyncOnceGBps), String(format: "%.3f", r.syncOnceRatio)]
+                    }
+                }
+                print("end-to-end import, \(imported.layout), \(imported.cluster):")
+                print(Output.table(["set", "files", "bytes", "import GB/s", "files/s", "local copy (fsync per file) GB/s", "ratio",
+                                    "local copy (one sync) GB/s", "ratio"], rows))
+            }
         }
         print(Output.jsonLine(result))
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import GranaryClient
 import GranaryCore
-import GranaryManager
 import GranaryTransport
 import Logging
 
@@ -47,63 +46,21 @@ struct Up: AsyncParsableCommand {
     func run() async throws {
         let signals = SignalWatch()
         signal(SIGPIPE, SIG_IGN)
-        let dir = data.hasPrefix("/") ? data : FileManager.default.currentDirectoryPath + "/" + data
-        let secretFile = dir + "/cluster.secret"
+        let cluster: LocalCluster
         do {
-            try FileIO.makeDirectories(dir + "/logs")
-            if !FileIO.exists(secretFile) { try ClusterSecret.generate().save(path: secretFile) }
-        } catch { throw CLIError("\(error)") }
-
-        var ports: [UInt16] = []
+            cluster = try LocalCluster(dir: data, nodes: nodes, drives: drives, port: port, heartbeatTimeoutMs: heartbeatTimeoutMs)
+        } catch { throw CLIError("cannot start the cluster: \(error)") }
+        let dir = cluster.dir
+        let managerEndpoint = cluster.managerEndpoint
         do {
-            for i in 0...nodes { ports.append(port == 0 ? try LoopbackStream.freePort() : port + UInt16(i)) }
-        } catch { throw CLIError("\(error)") }
-        let managerEndpoint = Endpoint(host: "127.0.0.1", port: ports[0])
-
-        var processes: [(name: String, process: Process)] = []
-        let daemon = Self.siblingExecutable("granaryd")
-        func start(_ name: String, _ config: String) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: daemon)
-            p.arguments = ["--config", config]
-            let log = dir + "/logs/\(name).log"
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            handle.seekToEndOfFile()
-            p.standardOutput = handle
-            p.standardError = handle
-            try p.run()
-            processes.append((name, p))
-        }
-        func stopAll() {
-            for (_, p) in processes where p.isRunning { p.terminate() }
-            for (_, p) in processes { p.waitUntilExit() }
-        }
-
-        do {
-            let managerConfig = dir + "/manager.toml"
-            try FileIO.writeAtomically(managerConfig, DaemonConfig.managerTOML(
-                secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs))
-            try start("manager", managerConfig)
-            for n in 1...nodes {
-                let name = "node-\(n)"
-                guard let id = NodeID(name) else { throw CLIError("internal: bad node id \(name)") }
-                let drives = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
-                for d in drives { try FileIO.makeDirectories(d.path) }
-                let config = "\(dir)/\(name).toml"
-                try FileIO.writeAtomically(config, DaemonConfig.storageTOML(
-                    secretFile: secretFile, managers: [managerEndpoint], node: id, listen: Endpoint(host: "127.0.0.1", port: ports[n]),
-                    heartbeatIntervalMs: max(heartbeatTimeoutMs / 5, 50), drives: drives))
-                try start(name, config)
-            }
-            let client = ClientConfig(file: clientConfig ?? ClientConfig.defaultPath, managers: [managerEndpoint], secretFile: secretFile)
+            let client = ClientConfig(file: clientConfig ?? ClientConfig.defaultPath, managers: [managerEndpoint], secretFile: cluster.secretFile)
             try FileIO.makeDirectories(FileIO.parent(of: client.file))
             try FileIO.writeAtomically(client.file, client.toml)
             try FileIO.writeAtomically(dir + "/client.toml", client.toml)
             print("granary: started manager on \(managerEndpoint) and \(nodes) storage nodes (logs in \(dir)/logs)")
             print("granary: client config written to \(client.file)")
         } catch {
-            stopAll()
+            cluster.stop()
             throw CLIError("cannot start the cluster: \(error)")
         }
 
@@ -111,49 +68,29 @@ struct Up: AsyncParsableCommand {
         var logger = Logger(label: "granary")
         logger.logLevel = .critical
         let secret: ClusterSecret
-        do { secret = try ClusterSecret.load(path: secretFile) } catch { stopAll(); throw CLIError("\(error)") }
-        let manager = ManagerClient(managers: [managerEndpoint], transport: TCPTransport(secret: secret, logger: logger))
-        defer { manager.close() }
-        let deadline = Date().addingTimeInterval(Double(readyTimeout))
-        var lastLine = ""
-        var ready = false
-        while Date() < deadline {
-            if let dead = processes.first(where: { !$0.process.isRunning }) {
-                stopAll()
-                throw CLIError("\(dead.name) exited with status \(dead.process.terminationStatus); see \(dir)/logs/\(dead.name).log")
-            }
-            if let map = try? await manager.clusterMap() {
-                let s = ClusterCommand.Status.summary(map)
-                let line = "granary: waiting for nodes: \(s.nodesUp)/\(nodes) up, \(s.drivesUp)/\(nodes * drives) drives up"
-                if line != lastLine { FileHandle.standardError.write(Data((line + "\n").utf8)); lastLine = line }
-                if s.nodesUp == nodes, s.drivesUp == nodes * drives { ready = true; break }
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        let map: ClusterMap
+        do {
+            secret = try cluster.secret()
+            map = try await cluster.waitUntilReady(timeoutSeconds: readyTimeout, logger: logger)
+        } catch {
+            cluster.stop()
+            throw error
         }
-        guard ready else {
-            stopAll()
-            throw CLIError("the cluster did not come up within \(readyTimeout)s; see \(dir)/logs")
-        }
-        if let map = try? await manager.clusterMap() {
-            let s = ClusterCommand.Status.summary(map)
-            print("granary: cluster is up: \(s.nodesUp) nodes, \(s.drivesUp) drives, \(ByteSize(s.freeBytes)) free (map version \(s.mapVersion))")
-            NodeCommand.printNodes(map, json: false)
-        }
+        let s = ClusterCommand.Status.summary(map)
+        print("granary: cluster is up: \(s.nodesUp) nodes, \(s.drivesUp) drives, \(ByteSize(s.freeBytes)) free (map version \(s.mapVersion))")
+        NodeCommand.printNodes(map, json: false)
         if !noSample {
             do { try await importSample(dir: dir, managerEndpoint: managerEndpoint, secret: secret, logger: logger) } catch {
-                stopAll()
+                cluster.stop()
                 throw CLIError("importing the sample dataset: \(error)")
             }
         }
         print("granary: running in the foreground; press Ctrl-C to stop")
         fflush(nil)
 
-        let running = processes
-        let signalName = await signals.wait {
-            running.first { !$0.process.isRunning }.map { "\($0.name) exited with status \($0.process.terminationStatus)" }
-        }
+        let signalName = await signals.wait { cluster.exited().map { "\($0.name) exited with status \($0.status)" } }
         print("granary: \(signalName); stopping the cluster")
-        stopAll()
+        cluster.stop()
         print("granary: stopped")
     }
 
@@ -185,11 +122,5 @@ struct Up: AsyncParsableCommand {
         }
         print("granary: sample dataset at \(sample): \(report.files + report.skipped) files (\(report.files) imported, \(report.skipped) already there) as \(report.stripes) stripes"
               + "; try `granary ls \(sample)/train`")
-    }
-
-    /// The executable named `name` beside this one (both are built into the same directory).
-    static func siblingExecutable(_ name: String) -> String {
-        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent(name).path
     }
 }
