@@ -92,6 +92,8 @@ struct StripeRepairTests {
             #expect(try store.serviceState("repair") == #"{"a":2}"#)
             #expect(try SQLiteMetaStore(path: path).serviceState("repair") == #"{"a":2}"#)
             #expect(try store.schemaVersion() == 4)
+            // Every commit reaches the disk: the writer runs synchronous = FULL, not GRDB's WAL default.
+            #expect(try store.writerSynchronousLevel() == 2)
         }
     }
 }
