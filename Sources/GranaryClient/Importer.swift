@@ -79,70 +79,77 @@ public struct Importer: Sendable {
         }
         report.directories = tree.directories.count
 
-        var jobs: [Job] = []
-        var packs: [StripeLayout: (buffer: OwnedBuffer, used: Int, files: [(NewFile, offset: Int, crc: UInt32, path: String)])] = [:]
-        for f in tree.files {
-            let relDir = f.path.split(separator: "/").dropLast().joined(separator: "/")
-            let name = String(f.path.split(separator: "/").last ?? "")
-            guard let dir = dirs[relDir] else { continue }
-            var replace = false
-            if dir.existing.contains(name) {
-                if let there = try await client.meta.lookup(dir.id, name), there.size == f.size, abs(there.mtime - f.mtime) < 1e-6 {
-                    state.filesSkipped += 1
-                    state.filesDone += 1
-                    state.bytesDone += f.size
-                    report.skipped += 1
-                    continue
-                }
-                replace = true
-            }
-            let path = granaryPath(f.path)
-            let newFile = NewFile(parent: dir.id, name: name, mode: f.mode, size: f.size, mtime: f.mtime, extents: [], replace: replace)
-            if f.size >= Int64(client.settings.smallFileThreshold) || f.size > Int64(dir.layout.stripeDataSize) {
-                jobs.append(.large(local: local + "/" + f.path, file: newFile, layout: dir.layout, path: path))
-                continue
-            }
-            var pack = packs[dir.layout] ?? (OwnedBuffer(count: dir.layout.stripeDataSize), 0, [])
-            if pack.used + Int(f.size) > pack.buffer.count {
-                jobs.append(.pack(layout: dir.layout, buffer: pack.buffer, used: pack.used, files: pack.files))
-                pack = (OwnedBuffer(count: dir.layout.stripeDataSize), 0, [])
-            }
-            let slot = UnsafeMutableRawBufferPointer(rebasing: pack.buffer.raw[pack.used..<(pack.used + Int(f.size))])
-            try Self.readLocal(local + "/" + f.path, into: slot, at: 0)
-            pack.files.append((newFile, pack.used, CRC32C.checksum(UnsafeRawBufferPointer(slot)), path))
-            pack.used += Int(f.size)
-            packs[dir.layout] = pack
-        }
-        for (layout, pack) in packs where !pack.files.isEmpty {
-            jobs.append(.pack(layout: layout, buffer: pack.buffer, used: pack.used, files: pack.files))
-        }
-        progress(state)
-
-        // Write the jobs, `parallel` at a time, reporting each as it commits.
+        // Files are read and packed as the jobs they make are written, `parallel` jobs in flight:
+        // memory stays at about `parallel` + 1 stripes per layout, however large the tree.
         let client = self.client
-        let results = await withTaskGroup(of: Result<Done, ClientError>.self) { group in
-            var written: [Result<Done, ClientError>] = []
-            var next = 0
+        let parallel = self.parallel
+        var results: [Result<Done, ClientError>] = []
+        var scanError: ClientError?
+        await withTaskGroup(of: Result<Done, ClientError>.self) { group in
+            var inFlight = 0
             var failed = false
             func absorb(_ r: Result<Done, ClientError>) {
-                written.append(r)
+                inFlight -= 1
+                results.append(r)
                 if case let .success(d) = r {
                     state.filesDone += d.files.count
                     state.bytesDone += d.files.reduce(0) { $0 + $1.size }
                     progress(state)
                 } else { failed = true }
             }
-            while next < jobs.count && !failed {
-                let job = jobs[next]
-                next += 1
+            func submit(_ job: Job) async {
+                while inFlight >= parallel, let r = await group.next() { absorb(r) }
+                inFlight += 1
                 group.addTask {
                     do throws(ClientError) { return .success(try await Self.execute(job, client)) } catch { return .failure(error) }
                 }
-                if next >= parallel, let r = await group.next() { absorb(r) }
             }
-            for await r in group { absorb(r) }
-            return written
+            var packs: [StripeLayout: (buffer: OwnedBuffer, used: Int, files: [(NewFile, offset: Int, crc: UInt32, path: String)])] = [:]
+            do throws(ClientError) {
+                for f in tree.files {
+                    if failed { break }
+                    let relDir = f.path.split(separator: "/").dropLast().joined(separator: "/")
+                    let name = String(f.path.split(separator: "/").last ?? "")
+                    guard let dir = dirs[relDir] else { continue }
+                    var replace = false
+                    if dir.existing.contains(name) {
+                        if let there = try await client.meta.lookup(dir.id, name), there.size == f.size, abs(there.mtime - f.mtime) < 1e-6 {
+                            state.filesSkipped += 1
+                            state.filesDone += 1
+                            state.bytesDone += f.size
+                            report.skipped += 1
+                            continue
+                        }
+                        replace = true
+                    }
+                    let path = granaryPath(f.path)
+                    let newFile = NewFile(parent: dir.id, name: name, mode: f.mode, size: f.size, mtime: f.mtime, extents: [], replace: replace)
+                    if f.size >= Int64(client.settings.smallFileThreshold) || f.size > Int64(dir.layout.stripeDataSize) {
+                        await submit(.large(local: local + "/" + f.path, file: newFile, layout: dir.layout, path: path))
+                        continue
+                    }
+                    var pack = packs[dir.layout] ?? (OwnedBuffer(count: dir.layout.stripeDataSize), 0, [])
+                    if pack.used + Int(f.size) > pack.buffer.count {
+                        await submit(.pack(layout: dir.layout, buffer: pack.buffer, used: pack.used, files: pack.files))
+                        pack = (OwnedBuffer(count: dir.layout.stripeDataSize), 0, [])
+                    }
+                    let slot = UnsafeMutableRawBufferPointer(rebasing: pack.buffer.raw[pack.used..<(pack.used + Int(f.size))])
+                    try Self.readLocal(local + "/" + f.path, into: slot, at: 0)
+                    pack.files.append((newFile, pack.used, CRC32C.checksum(UnsafeRawBufferPointer(slot)), path))
+                    pack.used += Int(f.size)
+                    packs[dir.layout] = pack
+                }
+            } catch {
+                scanError = error
+            }
+            if scanError == nil && !failed {
+                for (layout, pack) in packs where !pack.files.isEmpty {
+                    await submit(.pack(layout: layout, buffer: pack.buffer, used: pack.used, files: pack.files))
+                }
+            }
+            while let r = await group.next() { absorb(r) }
         }
+        if let scanError { throw scanError }
         var imported: [(path: String, inode: InodeID, crc: UInt32, size: Int64)] = []
         for r in results {
             let d = try r.get()
@@ -160,16 +167,24 @@ public struct Importer: Sendable {
             state.filesTotal = imported.count
             state.bytesTotal = report.bytes
             progress(state)
-            for f in imported {
-                // The inode the commit created, not whatever the path names by now.
-                let crc = try await Self.checksum(f.path, f.inode, client)
-                guard crc == f.crc else {
-                    throw .verifyFailed(path: f.path, reason: String(format: "read back CRC32C %08x, source %08x", crc, f.crc))
+            // `parallel` files at once; each is the inode the commit created, not whatever the
+            // path names by now.
+            var next = 0
+            while next < imported.count {
+                let batch = Array(imported[next..<min(next + 256, imported.count)])
+                let crcs = try await client.mapConcurrently(batch, limit: parallel) { (f) async throws(ClientError) -> UInt32 in
+                    try await Self.checksum(f.path, f.inode, client)
                 }
-                report.verified += 1
-                state.filesDone += 1
-                state.bytesDone += f.size
-                if state.filesDone % 64 == 0 || state.filesDone == imported.count { progress(state) }
+                for (f, crc) in zip(batch, crcs) {
+                    guard crc == f.crc else {
+                        throw .verifyFailed(path: f.path, reason: String(format: "read back CRC32C %08x, source %08x", crc, f.crc))
+                    }
+                    report.verified += 1
+                    state.filesDone += 1
+                    state.bytesDone += f.size
+                }
+                progress(state)
+                next += batch.count
             }
         }
         report.seconds = FileClient.seconds() - start
