@@ -22,7 +22,7 @@ final class LocalCluster {
     /// Creates `dir` (absolute, or relative to the working directory) with a secret unless it has
     /// one, writes the manager's and the nodes' configs and starts every process. `port` 0 picks
     /// free ports; otherwise the manager gets `port` and the nodes the ones after it.
-    init(dir: String, nodes: Int, drives: Int, port: UInt16, heartbeatTimeoutMs: Int) throws {
+    init(dir: String, nodes: Int, drives: Int, port: UInt16, heartbeatTimeoutMs: Int, repair: DaemonConfig.Repair = DaemonConfig.Repair()) throws {
         let dir = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
         self.dir = dir
         self.nodes = nodes
@@ -37,7 +37,7 @@ final class LocalCluster {
         do {
             let managerConfig = dir + "/manager.toml"
             try FileIO.writeAtomically(managerConfig, DaemonConfig.managerTOML(
-                secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs))
+                secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair))
             try start("manager", managerConfig)
             for n in 1...nodes {
                 let name = "node-\(n)"

@@ -26,6 +26,12 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Heartbeat timeout after which a silent node is marked down (ms).")
     var heartbeatTimeoutMs = 5000
 
+    @Option(help: "Rebuild write limit of the manager, MB/s (see rebuild_mb_per_s in conf/granaryd.toml).")
+    var rebuildMbPerS = 200
+
+    @Option(help: "A node down this long has its data rebuilt elsewhere (ms; failed and drained drives: at once).")
+    var downOutMs = 600_000
+
     @Option(help: "Where to write the client config other commands read (default: $GRANARY_CONFIG or ~/.config/granary/client.toml).")
     var clientConfig: String?
 
@@ -41,6 +47,8 @@ struct Up: AsyncParsableCommand {
     func validate() throws {
         guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be 1...64") }
         guard (1...64).contains(drives) else { throw ValidationError("--drives must be 1...64") }
+        guard (1...100_000).contains(rebuildMbPerS) else { throw ValidationError("--rebuild-mb-per-s must be 1...100000") }
+        guard (100...86_400_000).contains(downOutMs) else { throw ValidationError("--down-out-ms must be 100...86400000") }
     }
 
     func run() async throws {
@@ -48,7 +56,10 @@ struct Up: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let cluster: LocalCluster
         do {
-            cluster = try LocalCluster(dir: data, nodes: nodes, drives: drives, port: port, heartbeatTimeoutMs: heartbeatTimeoutMs)
+            var repair = DaemonConfig.Repair()
+            repair.rebuildMBps = rebuildMbPerS
+            repair.downOutMs = downOutMs
+            cluster = try LocalCluster(dir: data, nodes: nodes, drives: drives, port: port, heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair)
         } catch { throw CLIError("cannot start the cluster: \(error)") }
         let dir = cluster.dir
         let managerEndpoint = cluster.managerEndpoint
