@@ -63,6 +63,10 @@ public struct MetaClient: Sendable {
         if case let .inodes(i) = try await call(.commitFiles(stripes: stripes, files: files)) { return i }
         throw unexpected("inodes")
     }
+    @discardableResult
+    public func rewriteFile(_ id: InodeID, replacing expected: [Extent], with extents: [Extent], stripes: [Stripe], size: Int64) async throws(ClientError) -> Inode {
+        try inode(await call(.rewriteFile(id, replacing: expected, with: extents, stripes: stripes, size: size)))
+    }
     public func fileMap(_ id: InodeID) async throws(ClientError) -> FileMap {
         if case let .fileMap(m) = try await call(.fileMap(id)) { return m }
         throw unexpected("a file map")

@@ -64,6 +64,8 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
     case invalidFile(parent: InodeID, name: String, reason: String)
     /// A stripe layout that cannot be stored on a directory.
     case invalidLayout(inode: InodeID, reason: String)
+    /// `rewriteFile` found other extents than the writer read: someone else wrote the file meanwhile.
+    case fileChanged(InodeID)
     /// `replaceStripe` expected the stripe at `expected`, but someone changed it since (`found`).
     case staleStripe(id: UInt64, expected: UInt32, found: UInt32)
 
@@ -115,6 +117,8 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
             return "refusing file '\(Self.printable(name))' in \(parent): \(reason)"
         case let .invalidLayout(inode, reason):
             return "invalid layout for \(inode): \(reason)"
+        case let .fileChanged(id):
+            return "\(id) was changed by another writer while this write was prepared; read it again and retry"
         case let .staleStripe(id, expected, found):
             return "stripe \(String(id, radix: 16)) changed while it was being rewritten (version \(found), expected \(expected))"
         }
@@ -126,6 +130,7 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
         case .database, .newerSchema, .corrupt, .staleClusterMap, .invalidClusterMap, .alreadyInitialized: return EIO
         case .noSuchInode, .notFound, .noSuchPath: return ENOENT
         case .noSuchStripe, .invalidStripe, .staleStripe: return EIO
+        case .fileChanged: return EAGAIN
         case .invalidPath, .invalidFile, .invalidLayout: return EINVAL
         case .exists: return EEXIST
         case .notDirectory: return ENOTDIR

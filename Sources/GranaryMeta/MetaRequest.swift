@@ -18,6 +18,7 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     case rename(fromParent: InodeID, fromName: String, toParent: InodeID, toName: String)
     case allocateStripes(count: Int)
     case commitFiles(stripes: [Stripe], files: [NewFile])
+    case rewriteFile(InodeID, replacing: [Extent], with: [Extent], stripes: [Stripe], size: Int64)
     case fileMap(InodeID)
     case stripes([UInt64])
     case stripeCensus
@@ -30,7 +31,7 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     public var isIdempotent: Bool {
         switch self {
         case .lookup, .getattr, .resolve, .readdir, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
-        case .mkdir, .createFile, .symlink, .unlink, .rmdir, .rename, .allocateStripes, .commitFiles: return false
+        case .mkdir, .createFile, .symlink, .unlink, .rmdir, .rename, .allocateStripes, .commitFiles, .rewriteFile: return false
         }
     }
 
@@ -53,6 +54,8 @@ public enum MetaRequest: Codable, Sendable, Equatable {
             case let .rename(fp, fn, tp, tn): try store.rename(fromParent: fp, fromName: fn, toParent: tp, toName: tn); return .done
             case let .allocateStripes(count): return .stripeID(try store.allocateStripes(count: count))
             case let .commitFiles(stripes, files): return .inodes(try store.commitFiles(stripes: stripes, files: files))
+            case let .rewriteFile(id, expected, extents, stripes, size):
+                return .inode(try store.rewriteFile(id, replacing: expected, with: extents, stripes: stripes, size: size))
             case let .fileMap(id): return .fileMap(try store.fileMap(id))
             case let .stripes(ids): return .stripes(try store.stripes(ids))
             case .stripeCensus: return .census(try store.stripeCensus())

@@ -71,7 +71,8 @@ public protocol MetaStore: Sendable {
     func rename(fromParent: InodeID, fromName: String, toParent: InodeID, toName: String) throws(MetaError)
 
     /// Sets the length of file `id` (`.isDirectory` for a directory, `.invalidSize` when negative)
-    /// and returns its new attributes.
+    /// and returns its new attributes. Shrinking drops the data past the new size: growing the file
+    /// again reads zeros there.
     @discardableResult
     func setSize(_ id: InodeID, size: Int64) throws(MetaError) -> Inode
 
@@ -97,6 +98,16 @@ public protocol MetaStore: Sendable {
     /// not overlap, lie inside its size and inside their stripes' data.
     @discardableResult
     func commitFiles(stripes: [Stripe], files: [NewFile]) throws(MetaError) -> [Inode]
+
+    /// Overwrites part of file `id` copy-on-write, in one transaction: its extents `expected` (all
+    /// of those that overlap the bytes being rewritten, as the writer read them) are replaced by
+    /// `extents`, which point into the new `stripes` (or stored ones); the size becomes `size` and
+    /// mtime now. `.fileChanged` when the file's extents there are no longer `expected` (another
+    /// writer came first: read again and retry); the same checks as `commitFiles` otherwise. The
+    /// replaced stripes stay until collection finds them unreferenced, so readers holding the old
+    /// map keep reading consistent old bytes meanwhile.
+    @discardableResult
+    func rewriteFile(_ id: InodeID, replacing expected: [Extent], with extents: [Extent], stripes: [Stripe], size: Int64) throws(MetaError) -> Inode
 
     /// The attributes, extents and stripes of file `id`, from one snapshot.
     func fileMap(_ id: InodeID) throws(MetaError) -> FileMap

@@ -26,18 +26,7 @@ extension SQLiteMetaStore {
         for f in files { try EntryName.validate(f.name) }
         return try write { db in
             let now = Clock.now()
-            let next = try Int64.fetchOne(db, sql: "SELECT next FROM stripe_ids WHERE singleton = 1") ?? 1
-            var known: [UInt64: Stripe] = [:]
-            for s in stripes {
-                guard s.id >= 1, let id = Int64(exactly: s.id), id < next else {
-                    throw MetaError.invalidStripe(id: s.id, reason: "its id was never allocated")
-                }
-                if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM stripes WHERE id = ?)", arguments: [id]) ?? false {
-                    throw MetaError.invalidStripe(id: s.id, reason: "a stripe with this id is already stored")
-                }
-                try insertStripe(db, s, now: now)
-                known[s.id] = s
-            }
+            var known = try insertNewStripes(db, stripes, now: now)
             var created: [Inode] = []
             for f in files {
                 try checkExtents(db, f, known: &known)
@@ -217,12 +206,16 @@ extension SQLiteMetaStore {
     /// Throws `.invalidFile` unless `f`'s extents are sorted, disjoint, inside its size and inside
     /// their stripes (looked up in `known`, else in the store, and remembered).
     private func checkExtents(_ db: Database, _ f: NewFile, known: inout [UInt64: Stripe]) throws {
-        func bad(_ reason: String) -> MetaError { .invalidFile(parent: f.parent, name: f.name, reason: reason) }
-        guard f.size >= 0 else { throw bad("negative size \(f.size)") }
+        try checkExtents(db, f.extents, size: f.size, known: &known) { .invalidFile(parent: f.parent, name: f.name, reason: $0) }
+    }
+
+    private func checkExtents(_ db: Database, _ extents: [Extent], size: Int64, known: inout [UInt64: Stripe],
+                              bad: (String) -> MetaError) throws {
+        guard size >= 0 else { throw bad("negative size \(size)") }
         var end: Int64 = 0
-        for e in f.extents {
+        for e in extents {
             guard e.length > 0, e.fileOffset >= end else { throw bad("extent at \(e.fileOffset) is empty or overlaps the one before") }
-            guard e.fileEnd <= f.size else { throw bad("extent at \(e.fileOffset) ends at \(e.fileEnd), past the size \(f.size)") }
+            guard e.fileEnd <= size else { throw bad("extent at \(e.fileOffset) ends at \(e.fileEnd), past the size \(size)") }
             if known[e.stripe] == nil {
                 guard let s = try stripe(db, e.stripe) else { throw bad("extent at \(e.fileOffset) names stripe \(String(e.stripe, radix: 16)), which does not exist") }
                 known[e.stripe] = s
@@ -231,6 +224,68 @@ extension SQLiteMetaStore {
                 throw bad("extent at \(e.fileOffset) reaches past the data of stripe \(String(e.stripe, radix: 16))")
             }
             end = e.fileEnd
+        }
+    }
+
+    /// Records new stripes inside a write transaction: each allocated, consistent and not stored yet.
+    private func insertNewStripes(_ db: Database, _ stripes: [Stripe], now: Double) throws -> [UInt64: Stripe] {
+        let next = try Int64.fetchOne(db, sql: "SELECT next FROM stripe_ids WHERE singleton = 1") ?? 1
+        var known: [UInt64: Stripe] = [:]
+        for s in stripes {
+            guard s.id >= 1, let id = Int64(exactly: s.id), id < next else {
+                throw MetaError.invalidStripe(id: s.id, reason: "its id was never allocated")
+            }
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM stripes WHERE id = ?)", arguments: [id]) ?? false {
+                throw MetaError.invalidStripe(id: s.id, reason: "a stripe with this id is already stored")
+            }
+            try insertStripe(db, s, now: now)
+            known[s.id] = s
+        }
+        return known
+    }
+
+    @discardableResult
+    public func rewriteFile(_ id: InodeID, replacing expected: [Extent], with extents: [Extent], stripes: [Stripe], size: Int64) throws(MetaError) -> Inode {
+        for s in stripes {
+            if let problem = s.problem { throw .invalidStripe(id: s.id, reason: problem) }
+        }
+        return try write { db in
+            let now = Clock.now()
+            guard var inode = try inode(db, id) else { throw MetaError.noSuchInode(id) }
+            guard inode.kind == .file else { throw MetaError.isDirectory(inode: id, name: nil) }
+            var known = try insertNewStripes(db, stripes, now: now)
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT file_offset, stripe, stripe_offset, length FROM extents WHERE inode = ? ORDER BY file_offset",
+                arguments: [try key(id)])
+            var current: [Extent] = []
+            for row in rows {
+                let f = fields(row, table: "extents", key: "\(id.rawValue)")
+                current.append(Extent(fileOffset: try f.get("file_offset"), stripe: UInt64(bitPattern: try f.get("stripe", as: Int64.self)),
+                                      stripeOffset: try f.get("stripe_offset"), length: try f.get("length")))
+            }
+            // The writer must have seen every extent in the span it rewrites, exactly as stored.
+            let touched = expected + extents
+            if let lo = touched.map(\.fileOffset).min(), let hi = touched.map(\.fileEnd).max() {
+                let there = current.filter { $0.fileEnd > lo && $0.fileOffset < hi }
+                guard Set(there) == Set(expected), expected.count == Set(expected).count else { throw MetaError.fileChanged(id) }
+            }
+            let final = (current.filter { !expected.contains($0) } + extents).sorted { $0.fileOffset < $1.fileOffset }
+            try checkExtents(db, final, size: size, known: &known) { reason in
+                MetaError.invalidFile(parent: id, name: "(rewrite)", reason: reason)
+            }
+            for e in expected {
+                try db.execute(sql: "DELETE FROM extents WHERE inode = ? AND file_offset = ?", arguments: [try key(id), e.fileOffset])
+            }
+            for e in extents {
+                try db.execute(
+                    sql: "INSERT INTO extents (inode, file_offset, stripe, stripe_offset, length) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [try key(id), e.fileOffset, Int64(bitPattern: e.stripe), e.stripeOffset, e.length])
+            }
+            try db.execute(sql: "UPDATE inodes SET size = ?, mtime = ?, ctime = ? WHERE id = ?", arguments: [size, now, now, try key(id)])
+            inode.size = size
+            inode.mtime = now
+            inode.ctime = now
+            return inode
         }
     }
 }

@@ -135,6 +135,11 @@ extension SQLiteMetaStore {
             }
             try db.execute(sql: "UPDATE inodes SET size = ?, mtime = ?, ctime = ? WHERE id = ?",
                            arguments: [size, now, now, try key(id)])
+            // Bytes past a smaller size are gone: growing the file again must read zeros there,
+            // not the old data (the stripes stay until collection finds them unreferenced).
+            try db.execute(sql: "DELETE FROM extents WHERE inode = ? AND file_offset >= ?", arguments: [try key(id), size])
+            try db.execute(sql: "UPDATE extents SET length = ? - file_offset WHERE inode = ? AND file_offset + length > ?",
+                           arguments: [size, try key(id), size])
             inode.size = size
             inode.mtime = now
             inode.ctime = now

@@ -97,3 +97,52 @@ struct StripeRepairTests {
         }
     }
 }
+
+@Suite("Copy-on-write overwrite and truncate")
+struct RewriteTests {
+    @Test func rewriteSwapsOnlyTheTouchedExtentsAndRefusesAStaleView() throws {
+        try withStore { store, _ throws in
+            let first = try store.allocateStripes(count: 3)
+            let a = Extent(fileOffset: 0, stripe: first, stripeOffset: 0, length: 8192)
+            let b = Extent(fileOffset: 8192, stripe: first + 1, stripeOffset: 0, length: 8192)
+            let file = try #require(try store.commitFiles(stripes: [FileDataTests.stripe(first), FileDataTests.stripe(first + 1)], files: [
+                NewFile(parent: .root, name: "f", size: 16384, extents: [a, b])]).first)
+            // Rewrite the second extent into a new stripe (new extents that overlap are refused).
+            let c = Extent(fileOffset: 8192, stripe: first + 2, stripeOffset: 0, length: 8192)
+            let overlapping = Extent(fileOffset: 16000, stripe: first + 2, stripeOffset: 0, length: 484)
+            #expect(throws: MetaError.self, "overlapping new extents") {
+                try store.rewriteFile(file.id, replacing: [b], with: [c, overlapping], stripes: [FileDataTests.stripe(first + 2)], size: 16484)
+            }
+            #expect(try store.stripes([first + 2]).isEmpty, "a refused rewrite records nothing")
+            let inode = try store.rewriteFile(file.id, replacing: [b], with: [c], stripes: [FileDataTests.stripe(first + 2)], size: 16384)
+            #expect(inode.size == 16384)
+            #expect(try store.fileMap(file.id).extents == [a, c])
+            #expect(try store.unreferencedStripes(limit: 5).map(\.id) == [first + 1])
+            // A writer that still believes in extent b loses and changes nothing.
+            #expect(throws: MetaError.fileChanged(file.id)) {
+                try store.rewriteFile(file.id, replacing: [b], with: [b], stripes: [], size: 16384)
+            }
+            // A writer that missed extent a (it thought the span was a hole) loses too.
+            #expect(throws: MetaError.fileChanged(file.id)) {
+                try store.rewriteFile(file.id, replacing: [], with: [Extent(fileOffset: 100, stripe: first, stripeOffset: 0, length: 10)], stripes: [], size: 16384)
+            }
+            #expect(try store.fileMap(file.id).extents == [a, c])
+        }
+    }
+
+    @Test func truncateDropsTheDataPastTheNewSize() throws {
+        try withStore { store, _ throws in
+            let first = try store.allocateStripes(count: 2)
+            let a = Extent(fileOffset: 0, stripe: first, stripeOffset: 0, length: 8192)
+            let b = Extent(fileOffset: 8192, stripe: first + 1, stripeOffset: 0, length: 8192)
+            let file = try #require(try store.commitFiles(stripes: [FileDataTests.stripe(first), FileDataTests.stripe(first + 1)], files: [
+                NewFile(parent: .root, name: "f", size: 16384, extents: [a, b])]).first)
+            try store.setSize(file.id, size: 5000)
+            #expect(try store.fileMap(file.id).extents == [Extent(fileOffset: 0, stripe: first, stripeOffset: 0, length: 5000)])
+            // Growing again leaves a hole: no extent brings the old bytes back.
+            try store.setSize(file.id, size: 20000)
+            #expect(try store.fileMap(file.id).extents.count == 1)
+            #expect(try store.unreferencedStripes(limit: 5).map(\.id) == [first + 1])
+        }
+    }
+}
