@@ -4,9 +4,14 @@ import GranaryManager
 import GranaryTransport
 import GranaryWire
 import Logging
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Every suite that starts real processes, one after the other: on a 2-core CI machine several
+/// clusters at once starve each other's heartbeats and tests fail for want of CPU, not for a bug.
+@Suite(.serialized) enum IntegrationSuites {}
 
 /// Starts real `granaryd` processes (one manager, N storage nodes) on loopback for a test, in a
 /// fresh directory, and kills them all when the test ends.
