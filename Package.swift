@@ -52,7 +52,10 @@ let package = Package(
             "GranaryCore", "CErasureCode",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
-        .target(name: "GranaryFUSE", dependencies: ["GranaryCore", "CFuse3"], swiftSettings: swiftSettings),
+        .target(name: "GranaryFUSE", dependencies: [
+            "GranaryCore", "GranaryMeta", "GranaryClient", "CFuse3",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .target(name: "GranaryMeta", dependencies: [
             "GranaryCore",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -93,6 +96,6 @@ let package = Package(
         .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryMeta", "GranaryManager", "GranaryErasure"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

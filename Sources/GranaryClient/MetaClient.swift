@@ -45,12 +45,26 @@ public struct MetaClient: Sendable {
         if case let .maybeInode(i) = try await call(.lookup(parent: parent, name: name)) { return i }
         throw unexpected("an optional inode")
     }
+    public func mkdir(_ parent: InodeID, _ name: String, mode: UInt32, uid: UInt32, gid: UInt32) async throws(ClientError) -> Inode {
+        try inode(await call(.mkdir(parent: parent, name: name, mode: mode, uid: uid, gid: gid)))
+    }
+    public func symlink(_ parent: InodeID, _ name: String, target: String, uid: UInt32, gid: UInt32) async throws(ClientError) -> Inode {
+        try inode(await call(.symlink(parent: parent, name: name, target: target, uid: uid, gid: gid)))
+    }
+    public func rename(_ fromParent: InodeID, _ fromName: String, to toParent: InodeID, _ toName: String) async throws(ClientError) {
+        _ = try await call(.rename(fromParent: fromParent, fromName: fromName, toParent: toParent, toName: toName))
+    }
     public func mkdirAll(_ path: String, mode: UInt32 = 0o755, uid: UInt32 = 0, gid: UInt32 = 0) async throws(ClientError) -> Inode {
         try inode(await call(.mkdirAll(path: path, mode: mode, uid: uid, gid: gid)))
     }
     public func readdir(_ id: InodeID) async throws(ClientError) -> [DirEntry] {
         if case let .entries(e) = try await call(.readdir(id)) { return e }
         throw unexpected("directory entries")
+    }
+    /// The entries of directory `id`, each with its attributes.
+    public func readdirPlus(_ id: InodeID) async throws(ClientError) -> [(DirEntry, Inode)] {
+        if case let .listing(e, i) = try await call(.readdirPlus(id)), e.count == i.count { return Array(zip(e, i)) }
+        throw unexpected("directory entries with attributes")
     }
     public func unlink(_ parent: InodeID, _ name: String) async throws(ClientError) { _ = try await call(.unlink(parent: parent, name: name)) }
     public func rmdir(_ parent: InodeID, _ name: String) async throws(ClientError) { _ = try await call(.rmdir(parent: parent, name: name)) }

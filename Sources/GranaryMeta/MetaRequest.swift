@@ -13,6 +13,9 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     case createFile(parent: InodeID, name: String, mode: UInt32, uid: UInt32, gid: UInt32)
     case symlink(parent: InodeID, name: String, target: String, uid: UInt32, gid: UInt32)
     case readdir(InodeID)
+    /// The entries of a directory with the attributes of each (one round trip for `ls -l` and
+    /// FUSE's readdirplus); an entry removed between the two reads is left out.
+    case readdirPlus(InodeID)
     case unlink(parent: InodeID, name: String)
     case rmdir(parent: InodeID, name: String)
     case rename(fromParent: InodeID, fromName: String, toParent: InodeID, toName: String)
@@ -30,7 +33,7 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     /// not: a retry after a lost answer would report `.exists` or `.notFound` for our own success.
     public var isIdempotent: Bool {
         switch self {
-        case .lookup, .getattr, .resolve, .readdir, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
+        case .lookup, .getattr, .resolve, .readdir, .readdirPlus, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
         case .mkdir, .createFile, .symlink, .unlink, .rmdir, .rename, .allocateStripes, .commitFiles, .rewriteFile: return false
         }
     }
@@ -49,6 +52,19 @@ public enum MetaRequest: Codable, Sendable, Equatable {
             case let .symlink(parent, name, target, uid, gid):
                 return .inode(try store.symlink(parent: parent, name: name, target: target, uid: uid, gid: gid))
             case let .readdir(id): return .entries(try store.readdir(id))
+            case let .readdirPlus(id):
+                var entries: [DirEntry] = []
+                var inodes: [Inode] = []
+                for e in try store.readdir(id) {
+                    do throws(MetaError) {
+                        inodes.append(try store.getattr(e.inode))
+                        entries.append(e)
+                    } catch {
+                        if case .noSuchInode = error { continue }
+                        throw error
+                    }
+                }
+                return .listing(entries, inodes)
             case let .unlink(parent, name): try store.unlink(parent: parent, name: name); return .done
             case let .rmdir(parent, name): try store.rmdir(parent: parent, name: name); return .done
             case let .rename(fp, fn, tp, tn): try store.rename(fromParent: fp, fromName: fn, toParent: tp, toName: tn); return .done
@@ -76,6 +92,7 @@ public enum MetaReply: Codable, Sendable, Equatable {
     case maybeInode(Inode?)
     case inodes([Inode])
     case entries([DirEntry])
+    case listing([DirEntry], [Inode])
     case stripeID(UInt64)
     case fileMap(FileMap)
     case stripes([Stripe])

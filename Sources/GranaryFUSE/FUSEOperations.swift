@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CFuse3
+import GranaryClient
+import GranaryMeta
+
+/// The libfuse low-level operation table: each callback copies what it needs out of the kernel's
+/// request, hands it to a task that calls `GranaryFileSystem`, and that task replies. FUSE worker
+/// threads never wait for the network, so many reads are in flight at once.
+///
+/// Built in a function (not top-level code): Swift 6 makes top-level closures main-actor
+/// isolated, and a worker thread calling one traps (PLATFORM.md).
+enum FUSEOperations {
+    static func table() -> fuse_lowlevel_ops {
+        var ops = fuse_lowlevel_ops()
+        ops.`init` = { userdata, conn in
+            guard let userdata, let conn else { return }
+            let fs = Unmanaged<GranaryFileSystem>.fromOpaque(userdata).takeUnretainedValue()
+            conn.pointee.max_write = UInt32(fs.options.maxIO)
+            conn.pointee.max_readahead = UInt32(fs.options.readahead)
+            conn.pointee.max_read = UInt32(fs.options.maxIO)
+            conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ)
+            if conn.pointee.capable & UInt32(FUSE_CAP_READDIRPLUS) != 0 { conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS) }
+        }
+        ops.lookup = { req, parent, name in
+            guard let req, let name else { return }
+            let r = FUSERequest(req: req), n = String(cString: name)
+            Task {
+                let fs = r.fileSystem
+                do {
+                    var e = fs.entry(try await fs.lookup(parent: InodeID(parent), name: n))
+                    fuse_reply_entry(r.req, &e)
+                } catch { r.error(fs.errno(error, "lookup '\(n)' in inode \(parent)")) }
+            }
+        }
+        ops.forget = { req, _, _ in
+            // Inode numbers are Granary's own and never reused: nothing to release.
+            if let req { fuse_reply_none(req) }
+        }
+        ops.getattr = { req, ino, _ in
+            guard let req else { return }
+            let r = FUSERequest(req: req)
+            Task {
+                let fs = r.fileSystem
+                do {
+                    var st = fs.attributes(try await fs.getattr(InodeID(ino)))
+                    fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
+                } catch { r.error(fs.errno(error, "getattr inode \(ino)")) }
+            }
+        }
+        ops.readlink = { req, ino in
+            guard let req else { return }
+            let r = FUSERequest(req: req)
+            Task {
+                let fs = r.fileSystem
+                do { _ = fuse_reply_readlink(r.req, try await fs.readlink(InodeID(ino))) } catch { r.error(fs.errno(error, "readlink inode \(ino)")) }
+            }
+        }
+        ops.mkdir = { req, parent, name, mode in
+            guard let req, let name else { return }
+            let r = FUSERequest(req: req), n = String(cString: name), who = r.caller
+            Task {
+                let fs = r.fileSystem
+                do {
+                    var e = fs.entry(try await fs.mkdir(parent: InodeID(parent), name: n, mode: UInt32(mode), uid: who.uid, gid: who.gid))
+                    fuse_reply_entry(r.req, &e)
+                } catch { r.error(fs.errno(error, "mkdir '\(n)' in inode \(parent)")) }
+            }
+        }
+        ops.symlink = { req, link, parent, name in
+            guard let req, let link, let name else { return }
+            let r = FUSERequest(req: req), n = String(cString: name), target = String(cString: link), who = r.caller
+            Task {
+                let fs = r.fileSystem
+                do {
+                    var e = fs.entry(try await fs.symlink(parent: InodeID(parent), name: n, target: target, uid: who.uid, gid: who.gid))
+                    fuse_reply_entry(r.req, &e)
+                } catch { r.error(fs.errno(error, "symlink '\(n)' in inode \(parent)")) }
+            }
+        }
+        ops.unlink = { req, parent, name in
+            guard let req, let name else { return }
+            let r = FUSERequest(req: req), n = String(cString: name)
+            Task {
+                let fs = r.fileSystem
+                do { try await fs.unlink(parent: InodeID(parent), name: n); r.error(0) } catch { r.error(fs.errno(error, "unlink '\(n)' in inode \(parent)")) }
+            }
+        }
+        ops.rmdir = { req, parent, name in
+            guard let req, let name else { return }
+            let r = FUSERequest(req: req), n = String(cString: name)
+            Task {
+                let fs = r.fileSystem
+                do { try await fs.rmdir(parent: InodeID(parent), name: n); r.error(0) } catch { r.error(fs.errno(error, "rmdir '\(n)' in inode \(parent)")) }
+            }
+        }
+        ops.rename = { req, parent, name, newParent, newName, flags in
+            guard let req, let name, let newName else { return }
+            let r = FUSERequest(req: req), n = String(cString: name), nn = String(cString: newName)
+            guard flags == 0 else { r.error(EINVAL); return }  // RENAME_EXCHANGE / NOREPLACE are not offered
+            Task {
+                let fs = r.fileSystem
+                do { try await fs.rename(parent: InodeID(parent), name: n, to: InodeID(newParent), nn); r.error(0) } catch {
+                    r.error(fs.errno(error, "rename '\(n)' to '\(nn)'"))
+                }
+            }
+        }
+        ops.open = { req, ino, fi in
+            guard let req, let fi else { return }
+            let r = FUSERequest(req: req), flags = fi.pointee.flags, info = FileInfo(fi)
+            Task {
+                let fs = r.fileSystem
+                do {
+                    let (handle, keep) = try await fs.open(InodeID(ino), flags: flags)
+                    var f = info.value
+                    f.fh = handle
+                    f.keep_cache = keep ? 1 : 0
+                    fuse_reply_open(r.req, &f)
+                } catch { r.error(fs.errno(error, "open inode \(ino)")) }
+            }
+        }
+        ops.read = { req, ino, size, offset, fi in
+            guard let req, let fi else { return }
+            let r = FUSERequest(req: req), handle = fi.pointee.fh
+            Task {
+                let fs = r.fileSystem
+                let buffer = OwnedBuffer(count: size)
+                do {
+                    let n = try await fs.read(handle, offset: Int64(offset), into: buffer.raw)
+                    fuse_reply_buf(r.req, buffer.raw.baseAddress?.assumingMemoryBound(to: CChar.self), n)
+                } catch { r.error(fs.errno(error, "read inode \(ino) at \(offset)")) }
+            }
+        }
+        ops.release = { req, _, fi in
+            guard let req, let fi else { return }
+            FUSERequest(req: req).fileSystem.release(fi.pointee.fh)
+            fuse_reply_err(req, 0)
+        }
+        ops.opendir = { req, ino, fi in
+            guard let req, let fi else { return }
+            let r = FUSERequest(req: req), info = FileInfo(fi)
+            Task {
+                let fs = r.fileSystem
+                do {
+                    var f = info.value
+                    f.fh = try await fs.opendir(InodeID(ino))
+                    fuse_reply_open(r.req, &f)
+                } catch { r.error(fs.errno(error, "opendir inode \(ino)")) }
+            }
+        }
+        ops.readdir = { req, _, size, offset, fi in
+            guard let req, let fi else { return }
+            FUSEOperations.reply(directory: FUSERequest(req: req), handle: fi.pointee.fh, size: size, offset: Int(offset), plus: false)
+        }
+        ops.readdirplus = { req, _, size, offset, fi in
+            guard let req, let fi else { return }
+            FUSEOperations.reply(directory: FUSERequest(req: req), handle: fi.pointee.fh, size: size, offset: Int(offset), plus: true)
+        }
+        ops.releasedir = { req, _, fi in
+            guard let req, let fi else { return }
+            FUSERequest(req: req).fileSystem.releasedir(fi.pointee.fh)
+            fuse_reply_err(req, 0)
+        }
+        ops.statfs = { req, _ in
+            guard let req else { return }
+            let r = FUSERequest(req: req)
+            Task {
+                let fs = r.fileSystem
+                do {
+                    let s = try await fs.statfs()
+                    var st = statvfs()
+                    let block = UInt(fs.options.maxIO)
+                    st.f_bsize = block
+                    st.f_frsize = block
+                    st.f_blocks = fsblkcnt_t(s.capacity / Int64(block))
+                    st.f_bfree = fsblkcnt_t(s.free / Int64(block))
+                    st.f_bavail = st.f_bfree
+                    st.f_namemax = 255
+                    fuse_reply_statfs(r.req, &st)
+                } catch { r.error(fs.errno(error, "statfs")) }
+            }
+        }
+        return ops
+    }
+
+    /// Fills one page of an open directory's listing from `offset` (the index of the next entry).
+    static func reply(directory r: FUSERequest, handle: UInt64, size: Int, offset: Int, plus: Bool) {
+        let fs = r.fileSystem
+        var buffer = [CChar](repeating: 0, count: size)
+        var used = 0
+        var index = offset
+        buffer.withUnsafeMutableBufferPointer { out in
+            for e in fs.directoryEntries(handle, from: offset) {
+                guard let inode = e.inode, let base = out.baseAddress else { index += 1; continue }
+                let next = off_t(index + 1)
+                let needed: Int
+                if plus {
+                    var entry = fs.entry(inode)
+                    needed = fuse_add_direntry_plus(r.req, base + used, size - used, e.name, &entry, next)
+                } else {
+                    var st = fs.attributes(inode)
+                    needed = fuse_add_direntry(r.req, base + used, size - used, e.name, &st, next)
+                }
+                if needed > size - used { break }
+                used += needed
+                index += 1
+            }
+            _ = fuse_reply_buf(r.req, out.baseAddress, used)
+        }
+    }
+}
+
+/// A copy of the kernel's `fuse_file_info` of a request, carried to the task that answers it.
+/// libfuse's own lives on the worker thread's stack and is gone once the callback returns, so the
+/// reply is made from this copy (libfuse copies what it needs out of it at the reply).
+///
+/// `@unchecked Sendable` is safe: it is a plain value (numbers and bit fields, no pointers).
+struct FileInfo: @unchecked Sendable {
+    let value: fuse_file_info
+    init(_ p: UnsafeMutablePointer<fuse_file_info>) { value = p.pointee }
+}

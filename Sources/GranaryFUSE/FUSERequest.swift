@@ -1,0 +1,23 @@
+import CFuse3
+
+/// A kernel request handed from a FUSE worker thread to the task that answers it.
+///
+/// `@unchecked Sendable` is safe: libfuse lets a request be answered from any thread, and each
+/// `FUSERequest` is answered exactly once, by the one task it was handed to; nothing else reads it.
+struct FUSERequest: @unchecked Sendable {
+    let req: fuse_req_t
+
+    /// The file system the session was made with.
+    var fileSystem: GranaryFileSystem {
+        // The session's userdata is the retained file system (`FUSEMount` holds the reference).
+        Unmanaged<GranaryFileSystem>.fromOpaque(UnsafeRawPointer(fuse_req_userdata(req)!)).takeUnretainedValue()
+    }
+
+    /// The uid and gid of the process that made the request.
+    var caller: (uid: UInt32, gid: UInt32) {
+        guard let ctx = fuse_req_ctx(req) else { return (0, 0) }
+        return (ctx.pointee.uid, ctx.pointee.gid)
+    }
+
+    func error(_ errno: Int32) { _ = fuse_reply_err(req, errno) }
+}

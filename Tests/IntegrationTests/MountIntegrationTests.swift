@@ -1,0 +1,112 @@
+import Foundation
+import GranaryClient
+import GranaryCore
+import GranaryFUSE
+import GranaryMeta
+import Logging
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IntegrationSuites {
+    /// A real FUSE mount of a real cluster, used by real programs.
+    @Suite(.serialized, .enabled(if: FUSELibrary.deviceUsable && getuid() == 0, "needs /dev/fuse and root"))
+    struct MountIntegrationTests {
+        /// Runs a program; its standard output, or nil when it failed.
+        static func run(_ tool: String, _ args: [String], in dir: String? = nil) -> (status: Int32, out: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            if let dir { p.currentDirectoryURL = URL(fileURLWithPath: dir) }
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            do { try p.run() } catch { return (-1, "\(error)") }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+
+        @Test func programsReadTheMountAndAStorageNodeDyingMidReadFailsNothing() async throws {
+            let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 6 && $0.allUp } != nil)
+            let (client, t) = ErasureIntegrationTests.client(cluster)
+            defer { t.closeAll() }
+            let dest = try await client.meta.mkdirAll("/ds")
+            try await client.meta.setLayout(dest.id, StripeLayout(k: 4, m: 2, fragmentSize: 64 << 10, backend: "isa_l_rs_cauchy"))
+            let files = try ErasureIntegrationTests.makeTree(cluster.dir + "/src", seed: 7)
+            _ = try await Importer(client: client, parallel: 3, verify: false).run(local: cluster.dir + "/src", to: "/ds") { _ in }
+            // A large file, so a node can die while it is being read.
+            var rng: UInt64 = 99
+            var words = [UInt64](repeating: 0, count: (96 << 20) / 8)
+            for i in words.indices {
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                words[i] = rng
+            }
+            let large = words.withUnsafeBytes { Array($0) }
+            try FileIO.writeAtomically(cluster.dir + "/large.bin", large)
+            _ = try await client.writeFile("/ds/large.bin", bytes: large)
+
+            let mnt = cluster.dir + "/mnt"
+            try FileIO.makeDirectories(mnt)
+            let fs = GranaryFileSystem(client: client, options: MountOptions(), logger: cluster.logger)
+            let mount = try FUSEMount(mountpoint: mnt, fileSystem: fs, logger: cluster.logger)
+            mount.start()
+            defer { mount.stop() }
+            #expect(MountTable.entry(at: MountTable.canonical(mnt))?.type == "fuse.granary")
+
+            // ls -lR sees every file with its size; sha256sum of every file matches the source.
+            let listing = Self.run("/bin/ls", ["-lR", mnt + "/ds"])
+            #expect(listing.status == 0)
+            for (path, bytes) in files {
+                let name = String(path.split(separator: "/").last ?? "")
+                #expect(listing.out.contains(" \(bytes.count) ") && listing.out.contains(name), "\(path) missing from ls -lR")
+            }
+            let sums = Self.run("/usr/bin/sha256sum", files.keys.sorted().map { "." + $0 }, in: cluster.dir + "/src")
+            try FileIO.writeAtomically(cluster.dir + "/sums", Array(sums.out.utf8))
+            let check = Self.run("/usr/bin/sha256sum", ["-c", "--quiet", cluster.dir + "/sums"], in: mnt + "/ds")
+            #expect(check.status == 0, "\(check.out)")
+            #expect(Self.run("/bin/cat", [mnt + "/ds/a/f1.bin"]).out.utf8.count == files["/a/f1.bin"]?.count)
+
+            // Namespace changes through the mount: mkdir -p, mv, ln -s, rm -r.
+            #expect(Self.run("/bin/mkdir", ["-p", mnt + "/new/deep/er"]).status == 0)
+            #expect(Self.run("/bin/mv", [mnt + "/new/deep", mnt + "/new/moved"]).status == 0)
+            #expect(Self.run("/bin/ln", ["-s", "../ds/f2.bin", mnt + "/new/link"]).status == 0)
+            #expect(Self.run("/bin/readlink", [mnt + "/new/link"]).out == "../ds/f2.bin\n")
+            #expect(Self.run("/bin/cmp", [mnt + "/new/link", cluster.dir + "/src/f2.bin"]).status == 0)
+            #expect(Self.run("/bin/rm", ["-r", mnt + "/new"]).status == 0)
+            #expect(try await client.meta.lookup(.root, "new") == nil)
+            // Bad input through the mount gets the right errno.
+            #expect(Self.run("/bin/mkdir", [mnt + "/ds"]).out.contains("File exists"))
+            #expect(Self.run("/bin/rmdir", [mnt + "/ds"]).out.contains("not empty"))
+            #expect(Self.run("/bin/cat", [mnt + "/ds/nope"]).out.contains("No such file"))
+
+            // A storage node dies while the large file is being read: the read completes with the right bytes.
+            let reader = Task.detached { Self.run("/usr/bin/sha256sum", [mnt + "/ds/large.bin"]) }
+            try await Task.sleep(for: .milliseconds(50))
+            cluster.kill9("node-2")
+            let out = await reader.value
+            let expected = Self.run("/usr/bin/sha256sum", [cluster.dir + "/large.bin"]).out.split(separator: " ").first
+            #expect(out.status == 0 && out.out.split(separator: " ").first == expected, "\(out.out)")
+            // Every file still reads back right with the node gone (degraded reads through the mount).
+            let again = Self.run("/usr/bin/sha256sum", ["-c", "--quiet", cluster.dir + "/sums"], in: mnt + "/ds")
+            #expect(again.status == 0, "\(again.out)")
+        }
+
+        @Test func badMountPointsAndUnmountsAreRefusedByName() async throws {
+            let dir = NSTemporaryDirectory() + "granary-mount-\(getpid())"
+            try FileIO.makeDirectories(dir + "/full")
+            try FileIO.writeAtomically(dir + "/full/x", [1])
+            try FileIO.writeAtomically(dir + "/file", [1])
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            #expect(throws: MountError.missingMountpoint(dir + "/missing")) { try MountTable.checkMountpoint(dir + "/missing") }
+            #expect(throws: MountError.notEmpty(dir + "/full")) { try MountTable.checkMountpoint(dir + "/full") }
+            #expect(throws: MountError.notDirectory(dir + "/file")) { try MountTable.checkMountpoint(dir + "/file") }
+            #expect(throws: MountError.alreadyMounted("/proc")) { try MountTable.checkMountpoint("/proc") }
+            #expect(throws: MountError.notMounted(dir)) { try MountTable.unmount(dir) }
+            #expect(throws: MountError.notGranary("/proc", type: "proc")) { try MountTable.unmount("/proc") }
+        }
+    }
+}
