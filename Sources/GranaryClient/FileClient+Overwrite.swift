@@ -62,4 +62,26 @@ extension FileClient {
         bytes.withUnsafeBytes { buffer.raw.copyMemory(from: $0) }
         return try await write(id, path: path, at: offset, bytes: UnsafeRawBufferPointer(buffer.raw))
     }
+
+    /// Writes `bytes` as new stripes of `layout` (full stripes, the last one shorter) and returns
+    /// them with extents for file offsets `at ..< at + bytes.count`. Nothing is committed: pass
+    /// them to `MetaClient.rewriteFile` or `commitFiles`.
+    public func writeRegion(file: String, layout: StripeLayout, at: Int64, bytes: UnsafeRawBufferPointer) async throws(ClientError) -> (stripes: [Stripe], extents: [Extent]) {
+        let (stripes, extents) = try await writeData(file: file, layout: layout, size: Int64(bytes.count)) { (o, buf) throws(ClientError) in
+            buf.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[Int(o)..<(Int(o) + buf.count)]))
+        }
+        return (stripes, extents.map { Extent(fileOffset: $0.fileOffset + at, stripe: $0.stripe, stripeOffset: $0.stripeOffset, length: $0.length) })
+    }
+
+    /// `writeRegion` of the first `count` bytes of `buffer` (for callers that cannot hand a raw
+    /// pointer across an await, such as actors).
+    public func writeRegion(file: String, layout: StripeLayout, at: Int64, buffer: OwnedBuffer, count: Int) async throws(ClientError) -> (stripes: [Stripe], extents: [Extent]) {
+        try await writeRegion(file: file, layout: layout, at: at, bytes: UnsafeRawBufferPointer(rebasing: buffer.raw[0..<count]))
+    }
+
+    /// `write(_:path:at:bytes:layout:)` of the first `count` bytes of `buffer`.
+    @discardableResult
+    public func write(_ id: InodeID, path: String, at offset: Int64, buffer: OwnedBuffer, count: Int, layout: StripeLayout? = nil) async throws(ClientError) -> Inode {
+        try await write(id, path: path, at: offset, bytes: UnsafeRawBufferPointer(rebasing: buffer.raw[0..<count]), layout: layout)
+    }
 }

@@ -54,6 +54,17 @@ public struct MetaClient: Sendable {
     public func rename(_ fromParent: InodeID, _ fromName: String, to toParent: InodeID, _ toName: String) async throws(ClientError) {
         _ = try await call(.rename(fromParent: fromParent, fromName: fromName, toParent: toParent, toName: toName))
     }
+    public func createFile(_ parent: InodeID, _ name: String, mode: UInt32, uid: UInt32, gid: UInt32) async throws(ClientError) -> Inode {
+        try inode(await call(.createFile(parent: parent, name: name, mode: mode, uid: uid, gid: gid)))
+    }
+    @discardableResult
+    public func setAttributes(_ id: InodeID, mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, mtime: Double? = nil) async throws(ClientError) -> Inode {
+        try inode(await call(.setAttributes(id, mode: mode, uid: uid, gid: gid, mtime: mtime)))
+    }
+    @discardableResult
+    public func setSize(_ id: InodeID, _ size: Int64) async throws(ClientError) -> Inode {
+        try inode(await call(.setSize(id, size: size)))
+    }
     public func mkdirAll(_ path: String, mode: UInt32 = 0o755, uid: UInt32 = 0, gid: UInt32 = 0) async throws(ClientError) -> Inode {
         try inode(await call(.mkdirAll(path: path, mode: mode, uid: uid, gid: gid)))
     }

@@ -50,6 +50,7 @@ public final class FUSEMount: @unchecked Sendable {
         }
         session = se
         self.retained = retained
+        fileSystem.session.withLock { $0 = SessionPointer(pointer: se) }
     }
 
     /// Serves requests until the file system is unmounted or the process gets SIGINT or SIGTERM,
@@ -93,6 +94,7 @@ public final class FUSEMount: @unchecked Sendable {
     private func finish() {
         guard !finished else { return }
         finished = true
+        fileSystem.session.withLock { $0 = nil }
         fuse_session_unmount(session)
         fuse_session_destroy(session)
         retained.release()

@@ -22,6 +22,9 @@ enum FUSEOperations {
             conn.pointee.max_read = UInt32(fs.options.maxIO)
             conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ)
             if conn.pointee.capable & UInt32(FUSE_CAP_READDIRPLUS) != 0 { conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS) }
+            // open(O_TRUNC) arrives as one request instead of a truncate first, so the new content
+            // can replace the old at close rather than the file going empty at open.
+            if conn.pointee.capable & UInt32(FUSE_CAP_ATOMIC_O_TRUNC) != 0 { conn.pointee.want |= UInt32(FUSE_CAP_ATOMIC_O_TRUNC) }
         }
         ops.lookup = { req, parent, name in
             guard let req, let name else { return }
@@ -108,11 +111,11 @@ enum FUSEOperations {
         }
         ops.open = { req, ino, fi in
             guard let req, let fi else { return }
-            let r = FUSERequest(req: req), flags = fi.pointee.flags, info = FileInfo(fi)
+            let r = FUSERequest(req: req), flags = fi.pointee.flags, info = FileInfo(fi), who = r.caller
             Task {
                 let fs = r.fileSystem
                 do {
-                    let (handle, keep) = try await fs.open(InodeID(ino), flags: flags)
+                    let (handle, keep) = try await fs.open(InodeID(ino), flags: flags, caller: who)
                     var f = info.value
                     f.fh = handle
                     f.keep_cache = keep ? 1 : 0
@@ -132,10 +135,81 @@ enum FUSEOperations {
                 } catch { r.error(fs.errno(error, "read inode \(ino) at \(offset)")) }
             }
         }
+        ops.create = { req, parent, name, mode, fi in
+            guard let req, let name, let fi else { return }
+            let r = FUSERequest(req: req), n = String(cString: name), info = FileInfo(fi), who = r.caller
+            Task {
+                let fs = r.fileSystem
+                do {
+                    let (handle, inode) = try await fs.create(parent: InodeID(parent), name: n, mode: UInt32(mode), caller: who)
+                    var e = fs.entry(inode)
+                    var f = info.value
+                    f.fh = handle
+                    fuse_reply_create(r.req, &e, &f)
+                } catch { r.error(fs.errno(error, "create '\(n)' in inode \(parent)")) }
+            }
+        }
+        ops.write = { req, ino, buf, size, offset, fi in
+            guard let req, let fi else { return }
+            let r = FUSERequest(req: req), handle = fi.pointee.fh
+            // The kernel's buffer is only valid during this call: copy it for the task.
+            let data = OwnedBuffer(count: size)
+            if let buf, size > 0 { data.raw.copyMemory(from: UnsafeRawBufferPointer(start: buf, count: size)) }
+            Task {
+                let fs = r.fileSystem
+                do {
+                    let n = try await fs.write(handle, offset: Int64(offset), bytes: data)
+                    fuse_reply_write(r.req, n)
+                } catch { r.error(fs.errno(error, "write inode \(ino) at \(offset)")) }
+            }
+        }
+        ops.flush = { req, ino, fi in
+            guard let req, let fi else { return }
+            let r = FUSERequest(req: req), handle = fi.pointee.fh
+            let pid = fuse_req_ctx(req)?.pointee.pid ?? 0
+            Task {
+                let fs = r.fileSystem
+                do { try await fs.flush(handle, pid: pid); r.error(0) } catch { r.error(fs.errno(error, "close inode \(ino)")) }
+            }
+        }
+        ops.fsync = { req, ino, _, fi in
+            guard let req, let fi else { return }
+            let r = FUSERequest(req: req), handle = fi.pointee.fh
+            Task {
+                let fs = r.fileSystem
+                do { try await fs.fsync(handle); r.error(0) } catch { r.error(fs.errno(error, "fsync inode \(ino)")) }
+            }
+        }
+        ops.setattr = { req, ino, attr, toSet, _ in
+            guard let req, let attr else { return }
+            let r = FUSERequest(req: req), a = attr.pointee
+            let mode = toSet & FUSE_SET_ATTR_MODE != 0 ? UInt32(a.st_mode) & 0o7777 : nil
+            let uid = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(a.st_uid) : nil
+            let gid = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(a.st_gid) : nil
+            let size = toSet & FUSE_SET_ATTR_SIZE != 0 ? Int64(a.st_size) : nil
+            var mtime: Double?
+            if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 {
+                var ts = timespec()
+                clock_gettime(CLOCK_REALTIME, &ts)
+                mtime = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+            } else if toSet & FUSE_SET_ATTR_MTIME != 0 {
+                mtime = Double(a.st_mtim.tv_sec) + Double(a.st_mtim.tv_nsec) / 1e9
+            }
+            Task {
+                let fs = r.fileSystem
+                do {
+                    var st = fs.attributes(try await fs.setattr(InodeID(ino), mode: mode, uid: uid, gid: gid, size: size, mtime: mtime))
+                    fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
+                } catch { r.error(fs.errno(error, "setattr inode \(ino)")) }
+            }
+        }
         ops.release = { req, _, fi in
             guard let req, let fi else { return }
-            FUSERequest(req: req).fileSystem.release(fi.pointee.fh)
-            fuse_reply_err(req, 0)
+            let r = FUSERequest(req: req), handle = fi.pointee.fh
+            Task {
+                await r.fileSystem.release(handle)
+                r.error(0)
+            }
         }
         ops.opendir = { req, ino, fi in
             guard let req, let fi else { return }

@@ -14,8 +14,10 @@ import Synchronization
 ///
 /// Guarantees: inode numbers are Granary's own (stable across mounts, never reused), so `forget`
 /// needs no bookkeeping; an open file reads from the file map it was opened with (a consistent
-/// snapshot, even if the file is replaced meanwhile); every failure is an errno from
-/// `MetaError.errno`, or EIO with the cause logged; a mount made `readOnly` refuses changes with EROFS.
+/// snapshot, even if the file is replaced meanwhile); a file created or truncated through the mount
+/// appears whole at close, never partly, and not at all when its writer was killed (`FileWriter`);
+/// every failure is an errno from `MetaError.errno`, or EIO with the cause logged; a mount made
+/// `readOnly` refuses changes with EROFS.
 public final class GranaryFileSystem: Sendable {
     public let client: FileClient
     public let options: MountOptions
@@ -32,6 +34,14 @@ public final class GranaryFileSystem: Sendable {
     }
 
     private let files = Mutex<[UInt64: OpenFile]>([:])
+    private let writers = Mutex<[UInt64: (writer: FileWriter, replaces: (dir: InodeID, name: String)?)]>([:])
+    /// The directory entry each inode was last seen under (lookups, creates, listings): open with
+    /// O_TRUNC needs it to put the new content in place.
+    private let names = Mutex<[InodeID: (dir: InodeID, name: String)]>([:])
+    private let temporaryDir = Mutex<InodeID?>(nil)
+    /// The session, for telling the kernel a name now points elsewhere.
+    let session = Mutex<SessionPointer?>(nil)
+    static let temporaryPath = "/.granary-tmp"
     private let directories = Mutex<[UInt64: OpenDirectory]>([:])
     private let nextHandle = Atomic<UInt64>(1)
     /// The ctime each file had when last opened: unchanged, the kernel may keep its cached pages.
@@ -107,6 +117,7 @@ public final class GranaryFileSystem: Sendable {
 
     public func lookup(parent: InodeID, name: String) async throws -> Inode {
         guard let inode = try await client.meta.lookup(parent, name) else { throw Refusal(errno: ENOENT) }
+        names.withLock { $0[inode.id] = (parent, name) }
         return inode
     }
 
@@ -124,6 +135,7 @@ public final class GranaryFileSystem: Sendable {
 
     public func opendir(_ id: InodeID) async throws -> UInt64 {
         let listing = try await client.meta.readdirPlus(id)
+        names.withLock { n in for (e, _) in listing { n[e.inode] = (id, e.name) } }
         let handle = nextHandle.add(1, ordering: .relaxed).oldValue
         directories.withLock { $0[handle] = OpenDirectory(entries: listing.map { ($0.0.name, $0.1) }) }
         return handle
@@ -166,16 +178,30 @@ public final class GranaryFileSystem: Sendable {
 
     // MARK: Files
 
-    /// Opens file `id` for reading and says whether the kernel may keep the pages it cached at an
-    /// earlier open (the file's ctime has not changed since).
-    public func open(_ id: InodeID, flags: Int32) async throws -> (handle: UInt64, keepCache: Bool) {
-        if (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0 {
-            // Writing file data through the mount arrives with its write path; until then, refuse
-            // plainly rather than accept bytes that would not be kept.
-            throw Refusal(errno: options.readOnly ? EROFS : ENOTSUP)
-        }
+    /// Opens file `id` and says whether the kernel may keep the pages it cached at an earlier open
+    /// (the file's ctime has not changed since). Opened for writing with O_TRUNC, the new content
+    /// goes to a temporary inode that replaces the file at close; without, writes change the file
+    /// in place, copy-on-write.
+    public func open(_ id: InodeID, flags: Int32, caller: (uid: UInt32, gid: UInt32)) async throws -> (handle: UInt64, keepCache: Bool) {
         let inode = try await client.meta.getattr(id)
         guard inode.kind == .file else { throw Refusal(errno: inode.kind == .directory ? EISDIR : EINVAL) }
+        if (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0 {
+            try writable()
+            let handle = nextHandle.add(1, ordering: .relaxed).oldValue
+            let map = try await client.meta.fileMap(id)
+            let layout = map.stripes.values.first?.targetLayout ?? client.settings.defaultLayout
+            if (flags & O_TRUNC) != 0 {
+                guard let place = names.withLock({ $0[id] }) else { throw Refusal(errno: ESTALE) }
+                let (tmp, name) = try await temporaryName(for: place.dir)
+                let fresh = try await client.meta.createFile(tmp, name, mode: inode.mode, uid: inode.uid, gid: inode.gid)
+                let writer = FileWriter(client: client, inode: fresh.id, layout: layout, temporary: (tmp, name), target: (place.dir, place.name))
+                writers.withLock { $0[handle] = (writer, place) }
+            } else {
+                writers.withLock { $0[handle] = (FileWriter(client: client, inode: id, layout: layout, temporary: nil, target: nil), nil) }
+            }
+            openedCtime.withLock { _ = $0.removeValue(forKey: id) }
+            return (handle, false)
+        }
         let map = try await client.meta.fileMap(id)
         let handle = nextHandle.add(1, ordering: .relaxed).oldValue
         files.withLock { $0[handle] = OpenFile(map: map) }
@@ -186,13 +212,108 @@ public final class GranaryFileSystem: Sendable {
         return (handle, keep)
     }
 
+    /// Creates file `name` in `parent` for writing: it appears there, whole, when it is closed.
+    public func create(parent: InodeID, name: String, mode: UInt32, caller: (uid: UInt32, gid: UInt32)) async throws -> (handle: UInt64, inode: Inode) {
+        try writable()
+        if try await client.meta.lookup(parent, name) != nil { throw Refusal(errno: EEXIST) }
+        let layout = try await client.layoutForNewFiles(in: parent)
+        let (tmp, tmpName) = try await temporaryName(for: parent)
+        let inode = try await client.meta.createFile(tmp, tmpName, mode: mode & 0o7777, uid: caller.uid, gid: caller.gid)
+        let handle = nextHandle.add(1, ordering: .relaxed).oldValue
+        let writer = FileWriter(client: client, inode: inode.id, layout: layout, temporary: (tmp, tmpName), target: (parent, name))
+        writers.withLock { $0[handle] = (writer, nil) }
+        names.withLock { $0[inode.id] = (parent, name) }
+        return (handle, inode)
+    }
+
+    /// A fresh name in the hidden directory where files being written wait for their close.
+    private func temporaryName(for parent: InodeID) async throws -> (InodeID, String) {
+        var dir = temporaryDir.withLock { $0 }
+        if dir == nil {
+            let d = try await client.meta.mkdirAll(Self.temporaryPath, mode: 0o1777)
+            temporaryDir.withLock { $0 = d.id }
+            dir = d.id
+        }
+        guard let dir else { throw Refusal(errno: EIO) }
+        return (dir, "\(parent.rawValue)-\(UInt64.random(in: 1...UInt64.max))")
+    }
+
+    func writer(_ handle: UInt64) -> FileWriter? { writers.withLock { $0[handle]?.writer } }
+
+    /// Writes `bytes` at `offset` of open file `handle`.
+    public func write(_ handle: UInt64, offset: Int64, bytes: OwnedBuffer) async throws -> Int {
+        guard let w = writer(handle) else { throw Refusal(errno: EBADF) }
+        return try await w.write(at: offset, bytes)
+    }
+
+    /// Close of a file descriptor: a file written by a process that was killed is dropped at its
+    /// release; otherwise what was written is made visible (a new file) or put in place (O_TRUNC).
+    public func flush(_ handle: UInt64, pid: Int32) async throws {
+        guard let entry = writers.withLock({ $0[handle] }) else { return }
+        if Self.killed(pid) {
+            await entry.writer.markKilled()
+            return
+        }
+        try await entry.writer.commit(force: false)
+        if let place = entry.replaces { invalidate(place.dir, place.name) }
+    }
+
+    public func fsync(_ handle: UInt64) async throws {
+        try await writer(handle)?.persist()
+    }
+
+    /// Attributes changed through `chmod`, `chown`, `truncate`, `touch`.
+    public func setattr(_ id: InodeID, mode: UInt32?, uid: UInt32?, gid: UInt32?, size: Int64?, mtime: Double?) async throws -> Inode {
+        try writable()
+        var inode = try await client.meta.getattr(id)
+        if let size { inode = try await client.meta.setSize(id, size) }
+        if mode != nil || uid != nil || gid != nil || mtime != nil {
+            inode = try await client.meta.setAttributes(id, mode: mode, uid: uid, gid: gid, mtime: mtime)
+        }
+        openedCtime.withLock { _ = $0.removeValue(forKey: id) }
+        return inode
+    }
+
+    /// Whether the process `pid` is being killed by a signal (its file descriptors are closed as it
+    /// dies): `PF_SIGNALED` in the flags of /proc/PID/stat.
+    static func killed(_ pid: Int32) -> Bool {
+        guard pid > 0, let text = try? FileIO.readString("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return false }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // Fields after the name: state(3) ppid pgrp session tty_nr tpgid flags(9).
+        guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
+        return flags & 0x400 != 0
+    }
+
+    /// Tells the kernel that `name` in `dir` now names another inode.
+    func invalidate(_ dir: InodeID, _ name: String) {
+        guard let se = session.withLock({ $0 }) else { return }
+        _ = name.withCString { fuse_lowlevel_notify_inval_entry(se.pointer, fuse_ino_t(dir.rawValue), $0, name.utf8.count) }
+    }
+
     /// Reads up to `buffer.count` bytes at `offset` of open file `handle` into `buffer`.
     public func read(_ handle: UInt64, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        if let w = writer(handle) {
+            // Reading a file open for writing: what is recorded on its inode so far.
+            try await w.persist()
+            let map = try await client.meta.fileMap(w.inode)
+            return try await client.read(map, path: w.label, offset: offset, into: buffer)
+        }
         guard let file = files.withLock({ $0[handle] }) else { throw Refusal(errno: EBADF) }
         return try await client.read(file.map, path: "inode \(file.map.inode.id.rawValue)", offset: offset, into: buffer)
     }
 
-    public func release(_ handle: UInt64) { _ = files.withLock { $0.removeValue(forKey: handle) } }
+    public func release(_ handle: UInt64) async {
+        _ = files.withLock { $0.removeValue(forKey: handle) }
+        guard let entry = writers.withLock({ $0.removeValue(forKey: handle) }) else { return }
+        // The last close: a file whose writer was not killed is published even if empty (touch).
+        if await !entry.writer.killed {
+            do {
+                try await entry.writer.commit(force: true)
+                if let place = entry.replaces { invalidate(place.dir, place.name) }
+            } catch { logger.error("release of \(entry.writer.label): \(error)") }
+        }
+        await entry.writer.discard()
+    }
 
     /// File system figures for `statfs`: the cluster's up drives.
     public func statfs() async throws -> (capacity: Int64, free: Int64, files: Int64) {
@@ -210,4 +331,12 @@ public final class GranaryFileSystem: Sendable {
 /// symlink, a stale handle): expected, so not logged.
 struct Refusal: Error, Equatable {
     let errno: Int32
+}
+
+/// libfuse's session, shared with the tasks that answer requests.
+///
+/// `@unchecked Sendable` is safe: libfuse's notify functions may be called from any thread, and
+/// `FUSEMount` clears this before it destroys the session.
+struct SessionPointer: @unchecked Sendable {
+    let pointer: OpaquePointer
 }

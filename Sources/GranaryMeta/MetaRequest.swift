@@ -13,6 +13,8 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     case createFile(parent: InodeID, name: String, mode: UInt32, uid: UInt32, gid: UInt32)
     case symlink(parent: InodeID, name: String, target: String, uid: UInt32, gid: UInt32)
     case readdir(InodeID)
+    case setAttributes(InodeID, mode: UInt32?, uid: UInt32?, gid: UInt32?, mtime: Double?)
+    case setSize(InodeID, size: Int64)
     /// The entries of a directory with the attributes of each (one round trip for `ls -l` and
     /// FUSE's readdirplus); an entry removed between the two reads is left out.
     case readdirPlus(InodeID)
@@ -33,7 +35,7 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     /// not: a retry after a lost answer would report `.exists` or `.notFound` for our own success.
     public var isIdempotent: Bool {
         switch self {
-        case .lookup, .getattr, .resolve, .readdir, .readdirPlus, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
+        case .lookup, .getattr, .resolve, .readdir, .readdirPlus, .setAttributes, .setSize, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
         case .mkdir, .createFile, .symlink, .unlink, .rmdir, .rename, .allocateStripes, .commitFiles, .rewriteFile: return false
         }
     }
@@ -52,6 +54,9 @@ public enum MetaRequest: Codable, Sendable, Equatable {
             case let .symlink(parent, name, target, uid, gid):
                 return .inode(try store.symlink(parent: parent, name: name, target: target, uid: uid, gid: gid))
             case let .readdir(id): return .entries(try store.readdir(id))
+            case let .setAttributes(id, mode, uid, gid, mtime):
+                return .inode(try store.setAttributes(id, mode: mode, uid: uid, gid: gid, mtime: mtime))
+            case let .setSize(id, size): return .inode(try store.setSize(id, size: size))
             case let .readdirPlus(id):
                 var entries: [DirEntry] = []
                 var inodes: [Inode] = []

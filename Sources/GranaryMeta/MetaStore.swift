@@ -76,6 +76,11 @@ public protocol MetaStore: Sendable {
     @discardableResult
     func setSize(_ id: InodeID, size: Int64) throws(MetaError) -> Inode
 
+    /// Changes the mode bits, owner, group and/or modification time of inode `id` (each `nil` stays)
+    /// and returns its new attributes; ctime becomes now.
+    @discardableResult
+    func setAttributes(_ id: InodeID, mode: UInt32?, uid: UInt32?, gid: UInt32?, mtime: Double?) throws(MetaError) -> Inode
+
     /// The inode at absolute `path` (`/`, `/a/b`; repeated and trailing slashes are ignored).
     /// Symbolic links are not followed. `.noSuchPath` names the whole path when a component is missing.
     func resolve(path: String) throws(MetaError) -> Inode

@@ -147,6 +147,22 @@ extension SQLiteMetaStore {
         }
     }
 
+    @discardableResult
+    public func setAttributes(_ id: InodeID, mode: UInt32?, uid: UInt32?, gid: UInt32?, mtime: Double?) throws(MetaError) -> Inode {
+        try write { db in
+            let now = Clock.now()
+            guard var inode = try inode(db, id) else { throw MetaError.noSuchInode(id) }
+            if let mode { inode.mode = mode & 0o7777 }
+            if let uid { inode.uid = uid }
+            if let gid { inode.gid = gid }
+            if let mtime { inode.mtime = mtime }
+            inode.ctime = now
+            try db.execute(sql: "UPDATE inodes SET mode = ?, uid = ?, gid = ?, mtime = ?, ctime = ? WHERE id = ?",
+                           arguments: [Int64(inode.mode), Int64(inode.uid), Int64(inode.gid), inode.mtime, now, try key(id)])
+            return inode
+        }
+    }
+
     // MARK: Helpers (run inside a transaction)
 
     /// The SQLite key of `id`; ids beyond `Int64.max` cannot exist.

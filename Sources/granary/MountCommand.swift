@@ -9,7 +9,7 @@ import Logging
 struct MountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mount", abstract: "Mount the cluster's file system at a directory (FUSE).",
-        discussion: "Reads go through the erasure-coded read path (a storage node dying mid-read does not fail the read). Directories can be created, renamed and removed through the mount; writing file data through it is not supported yet (open for writing gives ENOTSUP; use `granary cp`). Without --foreground the mount runs in the background, logging to --log, and the command returns once it is mounted.")
+        discussion: "Reads go through the erasure-coded read path (a storage node dying mid-read does not fail the read). A file created (or opened with O_TRUNC) through the mount appears whole when it is closed, and not at all if its writer is killed; writes into an existing file are copy-on-write overwrites. Without --foreground the mount runs in the background, logging to --log, and the command returns once it is mounted.")
     @Argument(help: "An existing, empty directory.") var mountpoint: String
     @OptionGroup var options: ClientOptions
     @Flag(help: "Refuse every change (EROFS).") var readOnly = false

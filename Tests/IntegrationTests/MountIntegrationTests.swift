@@ -95,6 +95,62 @@ extension IntegrationSuites {
             #expect(again.status == 0, "\(again.out)")
         }
 
+        @Test func filesWrittenThroughTheMountAppearWholeAtCloseAndAKilledWriterLeavesNothing() async throws {
+            let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 6 && $0.allUp } != nil)
+            let (client, t) = ErasureIntegrationTests.client(cluster)
+            defer { t.closeAll() }
+            let files = try ErasureIntegrationTests.makeTree(cluster.dir + "/src", seed: 11)
+            let mnt = cluster.dir + "/mnt"
+            try FileIO.makeDirectories(mnt)
+            var mount = try FUSEMount(mountpoint: mnt, fileSystem: GranaryFileSystem(client: client, options: MountOptions(), logger: cluster.logger),
+                                      logger: cluster.logger)
+            mount.start()
+
+            // cp -r in, every file byte for byte; tar of the copy lists every file.
+            #expect(Self.run("/bin/cp", ["-r", cluster.dir + "/src", mnt + "/in"]).status == 0)
+            #expect(Self.run("/usr/bin/diff", ["-r", cluster.dir + "/src", mnt + "/in"]).status == 0)
+            let tar = Self.run("/bin/tar", ["cf", "-", "-C", mnt, "in"])
+            #expect(tar.status == 0)
+            #expect(try await client.readFile("/in/a/f1.bin") == files["/a/f1.bin"])
+
+            // truncate, chmod and an append through the mount.
+            #expect(Self.run("/usr/bin/truncate", ["-s", "5", mnt + "/in/f2.bin"]).status == 0)
+            #expect(try await client.meta.resolve("/in/f2.bin").size == 5)
+            #expect(Self.run("/bin/chmod", ["600", mnt + "/in/f2.bin"]).status == 0)
+            #expect(try await client.meta.resolve("/in/f2.bin").mode == 0o600)
+            #expect(Self.run("/bin/sh", ["-c", "printf abc >> \(mnt)/in/f2.bin"]).status == 0)
+            #expect(try await client.readFile("/in/f2.bin") == Array(files["/f2.bin"]!.prefix(5)) + Array("abc".utf8))
+
+            // A writer killed halfway through a large file: nothing appears under its name.
+            let dd = Process()
+            dd.executableURL = URL(fileURLWithPath: "/bin/dd")
+            dd.arguments = ["if=/dev/zero", "of=\(mnt)/killed.bin", "bs=1M", "count=100000"]
+            try dd.run()
+            for _ in 0..<200 where (try? await client.meta.readdir(try await client.meta.resolve("/.granary-tmp").id).first) == nil {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            kill(dd.processIdentifier, SIGKILL)
+            dd.waitUntilExit()
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await client.meta.lookup(.root, "killed.bin") == nil)
+            #expect(!FileManager.default.fileExists(atPath: mnt + "/killed.bin"))
+
+            // A 64 MiB file written fully reads back identical after a remount.
+            let big = cluster.dir + "/big.bin"
+            #expect(Self.run("/bin/dd", ["if=/dev/urandom", "of=\(big)", "bs=1M", "count=64"]).status == 0)
+            #expect(Self.run("/bin/cp", [big, mnt + "/big.bin"]).status == 0)
+            mount.stop()
+            mount = try FUSEMount(mountpoint: mnt, fileSystem: GranaryFileSystem(client: client, options: MountOptions(), logger: cluster.logger),
+                                  logger: cluster.logger)
+            mount.start()
+            defer { mount.stop() }
+            #expect(Self.run("/usr/bin/cmp", [big, mnt + "/big.bin"]).status == 0)
+            #expect(Self.run("/usr/bin/diff", ["-r", cluster.dir + "/src/a", mnt + "/in/a"]).status == 0)
+        }
+
         @Test func badMountPointsAndUnmountsAreRefusedByName() async throws {
             let dir = NSTemporaryDirectory() + "granary-mount-\(getpid())"
             try FileIO.makeDirectories(dir + "/full")
