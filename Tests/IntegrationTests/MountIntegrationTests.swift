@@ -151,6 +151,40 @@ extension IntegrationSuites {
             #expect(Self.run("/usr/bin/diff", ["-r", cluster.dir + "/src/a", mnt + "/in/a"]).status == 0)
         }
 
+        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs setpriv"))
+        func modeBitsAreEnforcedForOtherUsersOfAnAllowOtherMount() async throws {
+            let cluster = try ClusterHarness(nodes: 6, drives: 1, heartbeatTimeoutMs: 1500)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 6 && $0.allUp } != nil)
+            let (client, t) = ErasureIntegrationTests.client(cluster)
+            defer { t.closeAll() }
+            _ = try await client.writeFile("/secret.txt", bytes: Array("root only\n".utf8))
+            _ = try await client.writeFile("/public.txt", bytes: Array("everyone\n".utf8))
+            try await client.meta.setAttributes(try await client.meta.resolve("/secret.txt").id, mode: 0o600)
+            let closed = try await client.meta.mkdirAll("/closed", mode: 0o700)
+            _ = closed
+            // The mount point's directory must be reachable by the other user.
+            let mnt = "/tmp/granary-perm-\(getpid())"
+            try FileIO.makeDirectories(mnt)
+            chmod(mnt, 0o755)
+            defer { rmdir(mnt) }
+            var o = MountOptions()
+            o.allowOther = true
+            let mount = try FUSEMount(mountpoint: mnt, fileSystem: GranaryFileSystem(client: client, options: o, logger: cluster.logger),
+                                      logger: cluster.logger)
+            mount.start()
+            defer { mount.stop() }
+            let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+            #expect(Self.run("/usr/bin/setpriv", nobody + ["/bin/cat", mnt + "/public.txt"]).out == "everyone\n")
+            let denied = Self.run("/usr/bin/setpriv", nobody + ["/bin/cat", mnt + "/secret.txt"])
+            #expect(denied.status != 0 && denied.out.contains("Permission denied"), "\(denied.out)")
+            #expect(Self.run("/usr/bin/setpriv", nobody + ["/bin/ls", mnt + "/closed"]).out.contains("Permission denied"))
+            #expect(Self.run("/usr/bin/setpriv", nobody + ["/bin/mkdir", mnt + "/mine"]).out.contains("Permission denied"))
+            #expect(Self.run("/usr/bin/setpriv", nobody + ["/bin/sh", "-c", "echo x > \(mnt)/public.txt"]).out.contains("Permission denied"))
+            // Root still reads everything.
+            #expect(Self.run("/bin/cat", [mnt + "/secret.txt"]).out == "root only\n")
+        }
+
         @Test func badMountPointsAndUnmountsAreRefusedByName() async throws {
             let dir = NSTemporaryDirectory() + "granary-mount-\(getpid())"
             try FileIO.makeDirectories(dir + "/full")
