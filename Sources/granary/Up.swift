@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GranaryClient
+import GranaryFUSE
 import GranaryCore
 import GranaryTransport
 import Logging
@@ -31,6 +32,9 @@ struct Up: AsyncParsableCommand {
 
     @Option(help: "A node down this long has its data rebuilt elsewhere (ms; failed and drained drives: at once).")
     var downOutMs = 600_000
+
+    @Option(help: "Mount the cluster here (FUSE) once it is up, show the sample dataset read through it, and unmount at stop.")
+    var mount: String?
 
     @Option(help: "Where to write the client config other commands read (default: $GRANARY_CONFIG or ~/.config/granary/client.toml).")
     var clientConfig: String?
@@ -96,11 +100,18 @@ struct Up: AsyncParsableCommand {
                 throw CLIError("importing the sample dataset: \(error)")
             }
         }
+        var mounted: (FUSEMount, TCPTransport)?
+        if let mount { mounted = await mountAndShow(mount, managerEndpoint: managerEndpoint, secret: secret, logger: logger) }
         print("granary: running in the foreground; press Ctrl-C to stop")
         fflush(nil)
 
         let signalName = await signals.wait { cluster.exited().map { "\($0.name) exited with status \($0.status)" } }
         print("granary: \(signalName); stopping the cluster")
+        if let (m, transport) = mounted {
+            m.stop()
+            transport.closeAll()
+            print("granary: unmounted \(m.mountpoint)")
+        }
         cluster.stop()
         print("granary: stopped")
     }
@@ -133,5 +144,47 @@ struct Up: AsyncParsableCommand {
         }
         print("granary: sample dataset at \(sample): \(report.files + report.skipped) files (\(report.files) imported, \(report.skipped) already there) as \(report.stripes) stripes"
               + "; try `granary ls \(sample)/train`")
+    }
+
+    /// Mounts the cluster at `path` and shows the sample dataset through the mount with ordinary
+    /// programs (`ls`, `head`, `sha256sum`). A mount that cannot be made is reported, not fatal.
+    func mountAndShow(_ path: String, managerEndpoint: Endpoint, secret: ClusterSecret, logger: Logger) async -> (FUSEMount, TCPTransport)? {
+        guard FUSELibrary.deviceUsable else {
+            print("granary: not mounting at \(path): /dev/fuse cannot be opened here")
+            return nil
+        }
+        try? FileIO.makeDirectories(path)
+        let transport = TCPTransport(secret: secret, logger: logger)
+        let client = FileClient(managers: [managerEndpoint], transport: transport, logger: logger)
+        let m: FUSEMount
+        do {
+            m = try FUSEMount(mountpoint: path, fileSystem: GranaryFileSystem(client: client, options: MountOptions(), logger: logger), logger: logger)
+        } catch {
+            print("granary: not mounting at \(path): \(error)")
+            transport.closeAll()
+            return nil
+        }
+        m.start()
+        print("granary: mounted at \(m.mountpoint) (FUSE); Ctrl-C unmounts it and stops the cluster")
+        if !noSample {
+            let root = m.mountpoint + sample
+            // Ordinary programs, off the cooperative pool: the mount's replies need it.
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                Thread {
+                    for command in ["ls \(root)/train | head -5", "head -3 \(root)/labels.csv", "ls -l \(root)/shards",
+                                    "sha256sum \(root)/shards/shard-0000.tar"] {
+                        print("$ " + command.replacingOccurrences(of: m.mountpoint, with: path))
+                        fflush(nil)
+                        let p = Process()
+                        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                        p.arguments = ["-c", command]
+                        try? p.run()
+                        p.waitUntilExit()
+                    }
+                    c.resume()
+                }.start()
+            }
+        }
+        return (m, transport)
     }
 }
