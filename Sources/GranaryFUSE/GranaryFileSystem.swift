@@ -39,6 +39,9 @@ public final class GranaryFileSystem: Sendable {
     /// O_TRUNC needs it to put the new content in place.
     private let names = Mutex<[InodeID: (dir: InodeID, name: String)]>([:])
     private let temporaryDir = Mutex<InodeID?>(nil)
+    /// File maps fetched by recent opens: reused for `attrTimeout` seconds, the same staleness the
+    /// kernel allows for attributes, so reopening a file of an unchanging dataset costs no round trip.
+    private let maps = Mutex<[InodeID: (map: FileMap, at: Double)]>([:])
     /// The session, for telling the kernel a name now points elsewhere.
     let session = Mutex<SessionPointer?>(nil)
     static let temporaryPath = "/.granary-tmp"
@@ -183,9 +186,9 @@ public final class GranaryFileSystem: Sendable {
     /// goes to a temporary inode that replaces the file at close; without, writes change the file
     /// in place, copy-on-write.
     public func open(_ id: InodeID, flags: Int32, caller: (uid: UInt32, gid: UInt32)) async throws -> (handle: UInt64, keepCache: Bool) {
-        let inode = try await client.meta.getattr(id)
-        guard inode.kind == .file else { throw Refusal(errno: inode.kind == .directory ? EISDIR : EINVAL) }
         if (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0 {
+            let inode = try await client.meta.getattr(id)
+            guard inode.kind == .file else { throw Refusal(errno: inode.kind == .directory ? EISDIR : EINVAL) }
             try writable()
             let handle = nextHandle.add(1, ordering: .relaxed).oldValue
             let map = try await client.meta.fileMap(id)
@@ -200,9 +203,10 @@ public final class GranaryFileSystem: Sendable {
                 writers.withLock { $0[handle] = (FileWriter(client: client, inode: id, layout: layout, temporary: nil, target: nil), nil) }
             }
             openedCtime.withLock { _ = $0.removeValue(forKey: id) }
+            maps.withLock { _ = $0.removeValue(forKey: id) }
             return (handle, false)
         }
-        let map = try await client.meta.fileMap(id)
+        let map = try await fileMap(id)
         let handle = nextHandle.add(1, ordering: .relaxed).oldValue
         files.withLock { $0[handle] = OpenFile(map: map) }
         let keep = openedCtime.withLock { seen in
@@ -224,6 +228,18 @@ public final class GranaryFileSystem: Sendable {
         writers.withLock { $0[handle] = (writer, nil) }
         names.withLock { $0[inode.id] = (parent, name) }
         return (handle, inode)
+    }
+
+    /// The file map of `id`, from the recent-open cache when young enough.
+    func fileMap(_ id: InodeID) async throws -> FileMap {
+        let now = FileClient.seconds()
+        if let c = maps.withLock({ $0[id] }), now - c.at < options.attrTimeout { return c.map }
+        let map = try await client.meta.fileMap(id)
+        maps.withLock { m in
+            if m.count > 100_000 { m.removeAll(keepingCapacity: true) }
+            m[id] = (map, now)
+        }
+        return map
     }
 
     /// A fresh name in the hidden directory where files being written wait for their close.
@@ -271,6 +287,7 @@ public final class GranaryFileSystem: Sendable {
             inode = try await client.meta.setAttributes(id, mode: mode, uid: uid, gid: gid, mtime: mtime)
         }
         openedCtime.withLock { _ = $0.removeValue(forKey: id) }
+        maps.withLock { _ = $0.removeValue(forKey: id) }
         return inode
     }
 
