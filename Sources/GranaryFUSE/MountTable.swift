@@ -62,7 +62,13 @@ public enum MountTable {
             throw .missingMountpoint(path)
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .notDirectory(path) }
-        if entry(at: canonical(path)) != nil { throw .alreadyMounted(path) }
+        if let e = entry(at: canonical(path)) {
+            // The kernel may still answer stat from the dead mount's root; asking the file system
+            // itself shows whether anyone serves it.
+            var vfs = statvfs()
+            if e.type.hasPrefix("fuse"), statvfs(path, &vfs) != 0, errno == ENOTCONN { throw .stale(path) }
+            throw .alreadyMounted(path)
+        }
         guard let entries = try? FileIO.entries(of: path) else { throw .missingMountpoint(path) }
         if !entries.isEmpty { throw .notEmpty(path) }
     }

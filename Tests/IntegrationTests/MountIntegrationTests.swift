@@ -69,6 +69,23 @@ extension IntegrationSuites {
             let check = Self.run("/usr/bin/sha256sum", ["-c", "--quiet", cluster.dir + "/sums"], in: mnt + "/ds")
             #expect(check.status == 0, "\(check.out)")
             #expect(Self.run("/bin/cat", [mnt + "/ds/a/f1.bin"]).out.utf8.count == files["/a/f1.bin"]?.count)
+            // A Python reader with 16 threads, as a data loader would read: every file's SHA-256 matches.
+            let script = """
+                import hashlib, os, sys, concurrent.futures as cf
+                src, mnt = sys.argv[1], sys.argv[2]
+                paths = [os.path.relpath(os.path.join(d, f), src) for d, _, fs in os.walk(src) for f in fs]
+                def digest(root, p):
+                    with open(os.path.join(root, p), 'rb') as fh:
+                        return hashlib.sha256(fh.read()).hexdigest()
+                with cf.ThreadPoolExecutor(16) as ex:
+                    got = list(ex.map(lambda p: digest(mnt, p), paths * 4))
+                want = [digest(src, p) for p in paths] * 4
+                bad = [p for p, g, w in zip(paths * 4, got, want) if g != w]
+                print(len(got), 'files read,', len(bad), 'differ', bad[:3])
+                sys.exit(1 if bad else 0)
+                """
+            let python = Self.run("/usr/bin/python3", ["-c", script, cluster.dir + "/src", mnt + "/ds"])
+            #expect(python.status == 0 && python.out.contains("\(files.count * 4) files read, 0 differ"), "\(python.out)")
 
             // Namespace changes through the mount: mkdir -p, mv, ln -s, rm -r.
             #expect(Self.run("/bin/mkdir", ["-p", mnt + "/new/deep/er"]).status == 0)
@@ -111,6 +128,8 @@ extension IntegrationSuites {
             // cp -r in, every file byte for byte; tar of the copy lists every file.
             #expect(Self.run("/bin/cp", ["-r", cluster.dir + "/src", mnt + "/in"]).status == 0)
             #expect(Self.run("/usr/bin/diff", ["-r", cluster.dir + "/src", mnt + "/in"]).status == 0)
+            #expect(Self.run("/bin/cp", ["-r", mnt + "/in", cluster.dir + "/out"]).status == 0)
+            #expect(Self.run("/usr/bin/diff", ["-r", cluster.dir + "/src", cluster.dir + "/out"]).status == 0)
             let tar = Self.run("/bin/tar", ["cf", "-", "-C", mnt, "in"])
             #expect(tar.status == 0)
             #expect(try await client.readFile("/in/a/f1.bin") == files["/a/f1.bin"])
@@ -183,6 +202,31 @@ extension IntegrationSuites {
             #expect(Self.run("/usr/bin/setpriv", nobody + ["/bin/sh", "-c", "echo x > \(mnt)/public.txt"]).out.contains("Permission denied"))
             // Root still reads everything.
             #expect(Self.run("/bin/cat", [mnt + "/secret.txt"]).out == "root only\n")
+        }
+
+        @Test func aMountWhoseProcessDiedIsReportedStaleAndCleanedByUmount() async throws {
+            let cluster = try ClusterHarness(nodes: 3, drives: 2, heartbeatTimeoutMs: 1500)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 3 && $0.allUp } != nil)
+            let config = cluster.dir + "/client.toml"
+            try FileIO.writeAtomically(config, ClientConfig(file: config, managers: [cluster.managerEndpoint], secretFile: cluster.secretFile).toml)
+            let mnt = cluster.dir + "/mnt"
+            try FileIO.makeDirectories(mnt)
+            let granary = ClusterHarness.binDir + "/granary"
+            let mounted = Self.run(granary, ["mount", mnt, "--config", config, "--log", cluster.dir + "/mount.log"])
+            #expect(mounted.status == 0, "\(mounted.out)")
+            #expect(MountTable.entry(at: MountTable.canonical(mnt))?.type == "fuse.granary")
+            // Mounting again is refused; then the serving process dies.
+            #expect(Self.run(granary, ["mount", mnt, "--config", config]).out.contains("already a mount point"))
+            let pid = try #require(mounted.out.split(separator: "(process ").last?.split(separator: ",").first.flatMap { Int32($0) })
+            kill(pid, SIGKILL)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(Self.run("/bin/ls", [mnt]).out.contains("Transport endpoint is not connected"))
+            #expect(throws: MountError.stale(mnt)) { try MountTable.checkMountpoint(mnt) }
+            let cleaned = Self.run(granary, ["umount", mnt])
+            #expect(cleaned.status == 0, "\(cleaned.out)")
+            #expect(MountTable.entry(at: mnt) == nil)
+            #expect(throws: Never.self) { try MountTable.checkMountpoint(mnt) }
         }
 
         @Test func badMountPointsAndUnmountsAreRefusedByName() async throws {
