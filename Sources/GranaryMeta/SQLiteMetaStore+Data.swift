@@ -64,15 +64,7 @@ extension SQLiteMetaStore {
         try read { db in
             guard let inode = try inode(db, id) else { throw MetaError.noSuchInode(id) }
             guard inode.kind == .file else { throw MetaError.isDirectory(inode: id, name: nil) }
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT file_offset, stripe, stripe_offset, length FROM extents WHERE inode = ? ORDER BY file_offset",
-                arguments: [try key(id)])
-            var extents: [Extent] = []
-            for row in rows {
-                let f = fields(row, table: "extents", key: "\(id.rawValue)")
-                extents.append(Extent(fileOffset: try f.get("file_offset"), stripe: UInt64(bitPattern: try f.get("stripe", as: Int64.self)),
-                                      stripeOffset: try f.get("stripe_offset"), length: try f.get("length")))
-            }
+            let extents = try self.extents(db, id)
             var stripes: [UInt64: Stripe] = [:]
             for sid in Set(extents.map(\.stripe)) {
                 guard let s = try stripe(db, sid) else {
@@ -158,6 +150,18 @@ extension SQLiteMetaStore {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM dir_layouts WHERE inode = ?", arguments: [try key(id)]) else { return nil }
         let f = fields(row, table: "dir_layouts", key: "\(id.rawValue)")
         return StripeLayout(k: try f.get("k"), m: try f.get("m"), fragmentSize: try f.get("fragment_size"), backend: try f.get("backend"))
+    }
+
+    /// The extents of file `id`, by file offset.
+    func extents(_ db: Database, _ id: InodeID) throws -> [Extent] {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT file_offset, stripe, stripe_offset, length FROM extents WHERE inode = ? ORDER BY file_offset",
+            arguments: [try key(id)])
+        return try rows.map { row in
+            let f = fields(row, table: "extents", key: "\(id.rawValue)")
+            return Extent(fileOffset: try f.get("file_offset"), stripe: UInt64(bitPattern: try f.get("stripe", as: Int64.self)),
+                          stripeOffset: try f.get("stripe_offset"), length: try f.get("length"))
+        }
     }
 
     func stripe(_ db: Database, _ id: UInt64) throws -> Stripe? {
@@ -254,15 +258,7 @@ extension SQLiteMetaStore {
             guard var inode = try inode(db, id) else { throw MetaError.noSuchInode(id) }
             guard inode.kind == .file else { throw MetaError.isDirectory(inode: id, name: nil) }
             var known = try insertNewStripes(db, stripes, now: now)
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT file_offset, stripe, stripe_offset, length FROM extents WHERE inode = ? ORDER BY file_offset",
-                arguments: [try key(id)])
-            var current: [Extent] = []
-            for row in rows {
-                let f = fields(row, table: "extents", key: "\(id.rawValue)")
-                current.append(Extent(fileOffset: try f.get("file_offset"), stripe: UInt64(bitPattern: try f.get("stripe", as: Int64.self)),
-                                      stripeOffset: try f.get("stripe_offset"), length: try f.get("length")))
-            }
+            let current = try self.extents(db, id)
             // The writer must have seen every extent in the span it rewrites, exactly as stored.
             let touched = expected + extents
             if let lo = touched.map(\.fileOffset).min(), let hi = touched.map(\.fileEnd).max() {
