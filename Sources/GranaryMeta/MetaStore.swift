@@ -149,6 +149,9 @@ public protocol MetaStore: Sendable {
     /// How many stripes have at least one fragment on one of `drives`.
     func countStripes(onDrives drives: Set<DriveID>) throws(MetaError) -> Int
 
+    /// How many stripes are stored narrower than they were written (cheap: a partial index).
+    func countShrunkStripes() throws(MetaError) -> Int
+
     /// Stripes stored narrower than they were written (`wideLayout` set), ids above `after`, by id.
     func shrunkStripes(after: UInt64, limit: Int) throws(MetaError) -> [Stripe]
 

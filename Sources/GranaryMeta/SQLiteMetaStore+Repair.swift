@@ -27,6 +27,10 @@ extension SQLiteMetaStore {
         }
     }
 
+    public func countShrunkStripes() throws(MetaError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stripes WHERE wide_k IS NOT NULL") ?? 0 }
+    }
+
     public func shrunkStripes(after: UInt64, limit: Int) throws(MetaError) -> [Stripe] {
         try read { db in
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM stripes WHERE wide_k IS NOT NULL AND id > ? ORDER BY id LIMIT ?",

@@ -64,6 +64,7 @@ struct StripeRepairTests {
     @Test func shrunkStripesRememberTheirWideLayoutAndAreCounted() throws {
         try withStore { store, _ throws in
             let s = try Self.committed(store)
+            #expect(try store.countShrunkStripes() == 0)
             let narrow = StripeLayout(k: 1, m: 1, fragmentSize: 8192, backend: s.layout.backend)
             let shrunk = Stripe(id: s.id, layout: narrow, version: 2, dataLength: s.dataLength, fragmentLength: 8192 + 80, headerLength: 80,
                                 fragments: [FragmentPlacement(index: 0, drive: Self.drive("n1/d0"), generation: 2),
@@ -71,6 +72,7 @@ struct StripeRepairTests {
                                 wideLayout: s.layout)
             try store.replaceStripe(shrunk, expectedVersion: 1)
             #expect(try store.shrunkStripes(after: 0, limit: 5) == [shrunk])
+            #expect(try store.countShrunkStripes() == 1)
             #expect(try store.stripes([s.id]).first?.targetLayout == s.layout)
             #expect(try store.stripeCensus() == [StripeCensus(k: 1, m: 1, stripes: 1, dataBytes: 8192, shrunk: 1)])
             #expect(try store.allStripes(after: 0, limit: 5).map(\.id) == [s.id])
