@@ -29,12 +29,9 @@ enum FUSEOperations {
         ops.lookup = { req, parent, name in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name)
-            Task {
-                let fs = r.fileSystem
-                do {
-                    var e = fs.entry(try await fs.lookup(parent: InodeID(parent), name: n))
-                    fuse_reply_entry(r.req, &e)
-                } catch { r.error(fs.errno(error, "lookup '\(n)' in inode \(parent)")) }
+            r.respond("lookup '\(n)' in inode \(parent)") { fs in
+                var e = fs.entry(try await fs.lookup(parent: InodeID(parent), name: n))
+                fuse_reply_entry(r.req, &e)
             }
         }
         ops.forget = { req, _, _ in
@@ -44,109 +41,77 @@ enum FUSEOperations {
         ops.getattr = { req, ino, _ in
             guard let req else { return }
             let r = FUSERequest(req: req)
-            Task {
-                let fs = r.fileSystem
-                do {
-                    var st = fs.attributes(try await fs.getattr(InodeID(ino)))
-                    fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
-                } catch { r.error(fs.errno(error, "getattr inode \(ino)")) }
+            r.respond("getattr inode \(ino)") { fs in
+                var st = fs.attributes(try await fs.getattr(InodeID(ino)))
+                fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
             }
         }
         ops.readlink = { req, ino in
             guard let req else { return }
             let r = FUSERequest(req: req)
-            Task {
-                let fs = r.fileSystem
-                do { _ = fuse_reply_readlink(r.req, try await fs.readlink(InodeID(ino))) } catch { r.error(fs.errno(error, "readlink inode \(ino)")) }
-            }
+            r.respond("readlink inode \(ino)") { fs in _ = fuse_reply_readlink(r.req, try await fs.readlink(InodeID(ino))) }
         }
         ops.mkdir = { req, parent, name, mode in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name), who = r.caller
-            Task {
-                let fs = r.fileSystem
-                do {
-                    var e = fs.entry(try await fs.mkdir(parent: InodeID(parent), name: n, mode: UInt32(mode), uid: who.uid, gid: who.gid))
-                    fuse_reply_entry(r.req, &e)
-                } catch { r.error(fs.errno(error, "mkdir '\(n)' in inode \(parent)")) }
+            r.respond("mkdir '\(n)' in inode \(parent)") { fs in
+                var e = fs.entry(try await fs.mkdir(parent: InodeID(parent), name: n, mode: UInt32(mode), uid: who.uid, gid: who.gid))
+                fuse_reply_entry(r.req, &e)
             }
         }
         ops.symlink = { req, link, parent, name in
             guard let req, let link, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name), target = String(cString: link), who = r.caller
-            Task {
-                let fs = r.fileSystem
-                do {
-                    var e = fs.entry(try await fs.symlink(parent: InodeID(parent), name: n, target: target, uid: who.uid, gid: who.gid))
-                    fuse_reply_entry(r.req, &e)
-                } catch { r.error(fs.errno(error, "symlink '\(n)' in inode \(parent)")) }
+            r.respond("symlink '\(n)' in inode \(parent)") { fs in
+                var e = fs.entry(try await fs.symlink(parent: InodeID(parent), name: n, target: target, uid: who.uid, gid: who.gid))
+                fuse_reply_entry(r.req, &e)
             }
         }
         ops.unlink = { req, parent, name in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name)
-            Task {
-                let fs = r.fileSystem
-                do { try await fs.unlink(parent: InodeID(parent), name: n); r.error(0) } catch { r.error(fs.errno(error, "unlink '\(n)' in inode \(parent)")) }
-            }
+            r.respond("unlink '\(n)' in inode \(parent)") { fs in try await fs.unlink(parent: InodeID(parent), name: n); r.error(0) }
         }
         ops.rmdir = { req, parent, name in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name)
-            Task {
-                let fs = r.fileSystem
-                do { try await fs.rmdir(parent: InodeID(parent), name: n); r.error(0) } catch { r.error(fs.errno(error, "rmdir '\(n)' in inode \(parent)")) }
-            }
+            r.respond("rmdir '\(n)' in inode \(parent)") { fs in try await fs.rmdir(parent: InodeID(parent), name: n); r.error(0) }
         }
         ops.rename = { req, parent, name, newParent, newName, flags in
             guard let req, let name, let newName else { return }
             let r = FUSERequest(req: req), n = String(cString: name), nn = String(cString: newName)
             guard flags == 0 else { r.error(EINVAL); return }  // RENAME_EXCHANGE / NOREPLACE are not offered
-            Task {
-                let fs = r.fileSystem
-                do { try await fs.rename(parent: InodeID(parent), name: n, to: InodeID(newParent), nn); r.error(0) } catch {
-                    r.error(fs.errno(error, "rename '\(n)' to '\(nn)'"))
-                }
-            }
+            r.respond("rename '\(n)' to '\(nn)'") { fs in try await fs.rename(parent: InodeID(parent), name: n, to: InodeID(newParent), nn); r.error(0) }
         }
         ops.open = { req, ino, fi in
             guard let req, let fi else { return }
-            let r = FUSERequest(req: req), flags = fi.pointee.flags, info = FileInfo(fi), who = r.caller
-            Task {
-                let fs = r.fileSystem
-                do {
-                    let (handle, keep) = try await fs.open(InodeID(ino), flags: flags, caller: who)
-                    var f = info.value
-                    f.fh = handle
-                    f.keep_cache = keep ? 1 : 0
-                    fuse_reply_open(r.req, &f)
-                } catch { r.error(fs.errno(error, "open inode \(ino)")) }
+            let r = FUSERequest(req: req), flags = fi.pointee.flags, info = FileInfo(fi)
+            r.respond("open inode \(ino)") { fs in
+                let (handle, keep) = try await fs.open(InodeID(ino), flags: flags)
+                var f = info.value
+                f.fh = handle
+                f.keep_cache = keep ? 1 : 0
+                fuse_reply_open(r.req, &f)
             }
         }
         ops.read = { req, ino, size, offset, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), handle = fi.pointee.fh
-            Task {
-                let fs = r.fileSystem
+            r.respond("read inode \(ino) at \(offset)") { fs in
                 let buffer = OwnedBuffer(count: size)
-                do {
-                    let n = try await fs.read(handle, offset: Int64(offset), into: buffer.raw)
-                    fuse_reply_buf(r.req, buffer.raw.baseAddress?.assumingMemoryBound(to: CChar.self), n)
-                } catch { r.error(fs.errno(error, "read inode \(ino) at \(offset)")) }
+                let n = try await fs.read(handle, offset: Int64(offset), into: buffer.raw)
+                fuse_reply_buf(r.req, buffer.raw.baseAddress?.assumingMemoryBound(to: CChar.self), n)
             }
         }
         ops.create = { req, parent, name, mode, fi in
             guard let req, let name, let fi else { return }
             let r = FUSERequest(req: req), n = String(cString: name), info = FileInfo(fi), who = r.caller
-            Task {
-                let fs = r.fileSystem
-                do {
-                    let (handle, inode) = try await fs.create(parent: InodeID(parent), name: n, mode: UInt32(mode), caller: who)
-                    var e = fs.entry(inode)
-                    var f = info.value
-                    f.fh = handle
-                    fuse_reply_create(r.req, &e, &f)
-                } catch { r.error(fs.errno(error, "create '\(n)' in inode \(parent)")) }
+            r.respond("create '\(n)' in inode \(parent)") { fs in
+                let (handle, inode) = try await fs.create(parent: InodeID(parent), name: n, mode: UInt32(mode), caller: who)
+                var e = fs.entry(inode)
+                var f = info.value
+                f.fh = handle
+                fuse_reply_create(r.req, &e, &f)
             }
         }
         ops.write = { req, ino, buf, size, offset, fi in
@@ -155,30 +120,21 @@ enum FUSEOperations {
             // The kernel's buffer is only valid during this call: copy it for the task.
             let data = OwnedBuffer(count: size)
             if let buf, size > 0 { data.raw.copyMemory(from: UnsafeRawBufferPointer(start: buf, count: size)) }
-            Task {
-                let fs = r.fileSystem
-                do {
-                    let n = try await fs.write(handle, offset: Int64(offset), bytes: data)
-                    fuse_reply_write(r.req, n)
-                } catch { r.error(fs.errno(error, "write inode \(ino) at \(offset)")) }
+            r.respond("write inode \(ino) at \(offset)") { fs in
+                let n = try await fs.write(handle, offset: Int64(offset), bytes: data)
+                fuse_reply_write(r.req, n)
             }
         }
         ops.flush = { req, ino, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), handle = fi.pointee.fh
             let pid = fuse_req_ctx(req)?.pointee.pid ?? 0
-            Task {
-                let fs = r.fileSystem
-                do { try await fs.flush(handle, pid: pid); r.error(0) } catch { r.error(fs.errno(error, "close inode \(ino)")) }
-            }
+            r.respond("close inode \(ino)") { fs in try await fs.flush(handle, pid: pid); r.error(0) }
         }
         ops.fsync = { req, ino, _, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), handle = fi.pointee.fh
-            Task {
-                let fs = r.fileSystem
-                do { try await fs.fsync(handle); r.error(0) } catch { r.error(fs.errno(error, "fsync inode \(ino)")) }
-            }
+            r.respond("fsync inode \(ino)") { fs in try await fs.fsync(handle); r.error(0) }
         }
         ops.setattr = { req, ino, attr, toSet, _ in
             guard let req, let attr else { return }
@@ -187,20 +143,19 @@ enum FUSEOperations {
             let uid = toSet & FUSE_SET_ATTR_UID != 0 ? UInt32(a.st_uid) : nil
             let gid = toSet & FUSE_SET_ATTR_GID != 0 ? UInt32(a.st_gid) : nil
             let size = toSet & FUSE_SET_ATTR_SIZE != 0 ? Int64(a.st_size) : nil
-            var mtime: Double?
+            let mtime: Double?
             if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 {
                 var ts = timespec()
                 clock_gettime(CLOCK_REALTIME, &ts)
                 mtime = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
             } else if toSet & FUSE_SET_ATTR_MTIME != 0 {
                 mtime = Double(a.st_mtim.tv_sec) + Double(a.st_mtim.tv_nsec) / 1e9
+            } else {
+                mtime = nil
             }
-            Task {
-                let fs = r.fileSystem
-                do {
-                    var st = fs.attributes(try await fs.setattr(InodeID(ino), mode: mode, uid: uid, gid: gid, size: size, mtime: mtime))
-                    fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
-                } catch { r.error(fs.errno(error, "setattr inode \(ino)")) }
+            r.respond("setattr inode \(ino)") { fs in
+                var st = fs.attributes(try await fs.setattr(InodeID(ino), mode: mode, uid: uid, gid: gid, size: size, mtime: mtime))
+                fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
             }
         }
         ops.release = { req, _, fi in
@@ -214,13 +169,10 @@ enum FUSEOperations {
         ops.opendir = { req, ino, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), info = FileInfo(fi)
-            Task {
-                let fs = r.fileSystem
-                do {
-                    var f = info.value
-                    f.fh = try await fs.opendir(InodeID(ino))
-                    fuse_reply_open(r.req, &f)
-                } catch { r.error(fs.errno(error, "opendir inode \(ino)")) }
+            r.respond("opendir inode \(ino)") { fs in
+                var f = info.value
+                f.fh = try await fs.opendir(InodeID(ino))
+                fuse_reply_open(r.req, &f)
             }
         }
         ops.readdir = { req, _, size, offset, fi in
@@ -239,20 +191,17 @@ enum FUSEOperations {
         ops.statfs = { req, _ in
             guard let req else { return }
             let r = FUSERequest(req: req)
-            Task {
-                let fs = r.fileSystem
-                do {
-                    let s = try await fs.statfs()
-                    var st = statvfs()
-                    let block = UInt(fs.options.maxIO)
-                    st.f_bsize = block
-                    st.f_frsize = block
-                    st.f_blocks = fsblkcnt_t(s.capacity / Int64(block))
-                    st.f_bfree = fsblkcnt_t(s.free / Int64(block))
-                    st.f_bavail = st.f_bfree
-                    st.f_namemax = 255
-                    fuse_reply_statfs(r.req, &st)
-                } catch { r.error(fs.errno(error, "statfs")) }
+            r.respond("statfs") { fs in
+                let s = try await fs.statfs()
+                var st = statvfs()
+                let block = UInt(fs.options.maxIO)
+                st.f_bsize = block
+                st.f_frsize = block
+                st.f_blocks = fsblkcnt_t(s.capacity / Int64(block))
+                st.f_bfree = fsblkcnt_t(s.free / Int64(block))
+                st.f_bavail = st.f_bfree
+                st.f_namemax = 255
+                fuse_reply_statfs(r.req, &st)
             }
         }
         return ops

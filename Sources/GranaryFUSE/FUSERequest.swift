@@ -20,4 +20,15 @@ struct FUSERequest: @unchecked Sendable {
     }
 
     func error(_ errno: Int32) { _ = fuse_reply_err(req, errno) }
+
+    /// Answers on a task of its own: `body` does the work and sends the reply; a failure it throws
+    /// is answered with its errno (and logged as `what` when unexpected).
+    func respond(_ what: @escaping @autoclosure @Sendable () -> String,
+                 _ body: @escaping @Sendable (GranaryFileSystem) async throws -> Void) {
+        let r = self
+        Task {
+            let fs = r.fileSystem
+            do { try await body(fs) } catch { r.error(fs.errno(error, what())) }
+        }
+    }
 }

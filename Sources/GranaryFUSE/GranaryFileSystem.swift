@@ -185,13 +185,13 @@ public final class GranaryFileSystem: Sendable {
     /// (the file's ctime has not changed since). Opened for writing with O_TRUNC, the new content
     /// goes to a temporary inode that replaces the file at close; without, writes change the file
     /// in place, copy-on-write.
-    public func open(_ id: InodeID, flags: Int32, caller: (uid: UInt32, gid: UInt32)) async throws -> (handle: UInt64, keepCache: Bool) {
+    public func open(_ id: InodeID, flags: Int32) async throws -> (handle: UInt64, keepCache: Bool) {
         if (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0 {
-            let inode = try await client.meta.getattr(id)
-            guard inode.kind == .file else { throw Refusal(errno: inode.kind == .directory ? EISDIR : EINVAL) }
             try writable()
-            let handle = nextHandle.add(1, ordering: .relaxed).oldValue
+            // The file map carries the attributes too (and refuses anything but a regular file).
             let map = try await client.meta.fileMap(id)
+            let inode = map.inode
+            let handle = nextHandle.add(1, ordering: .relaxed).oldValue
             let layout = map.stripes.values.first?.targetLayout ?? client.settings.defaultLayout
             if (flags & O_TRUNC) != 0 {
                 guard let place = names.withLock({ $0[id] }) else { throw Refusal(errno: ESTALE) }

@@ -30,7 +30,6 @@ public enum MountTable {
 
     /// mountinfo escapes space, tab, newline and backslash as octal.
     static func unescape(_ s: String) -> String {
-        var out = ""
         var chars = Array(s.utf8)[...]
         var bytes: [UInt8] = []
         while let c = chars.first {
@@ -42,8 +41,7 @@ public enum MountTable {
                 bytes.append(c)
             }
         }
-        out = String(decoding: bytes, as: UTF8.self)
-        return out
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// An absolute path without `.`/`..` components or trailing slash (symlinks resolved).
