@@ -59,6 +59,12 @@ public final class FileClient: Sendable {
         return (node.address, node.state == .up && drive.state == .up)
     }
 
+    /// Whether the client reads fragments on drive `id` (rather than decoding around it): the one
+    /// rule the read path, verification and scrub share.
+    public func reads(from id: DriveID, in map: ClusterMap) -> Bool {
+        endpoint(id, in: map)?.usable ?? false
+    }
+
     /// The codec of `layout` (one instance per layout, shared).
     func codec(_ layout: StripeLayout) throws(ClientError) -> ErasureCodec {
         if let c = codecs.withLock({ $0[layout] }) { return c }

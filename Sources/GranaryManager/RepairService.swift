@@ -361,8 +361,9 @@ public actor RepairService {
         var corrupt: Set<Int> = []
         for (index, cause) in bad.sorted(by: { $0.key < $1.key }) {
             let drive = s.fragments[index].drive
-            let up = map.node(drive.node).map { n in n.state == .up && n.drives.contains { $0.id == drive && $0.state != .down } } ?? false
-            if up && !retired.contains(drive) {
+            // A fragment verification did not even try (its drive is not read from) is
+            // unavailable, not corrupt: the same rule as `verifyStripe`'s.
+            if files.reads(from: drive, in: map) && !retired.contains(drive) {
                 corrupt.insert(index)
                 RepairStatus.note(&status.scrub.findings, "stripe \(String(s.id, radix: 16)) fragment \(index): \(cause)", limit: 100)
             } else {
