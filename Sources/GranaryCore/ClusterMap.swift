@@ -15,4 +15,6 @@ public struct ClusterMap: Codable, Sendable, Equatable {
     public func node(_ id: NodeID) -> NodeInfo? { nodes.first { $0.id == id } }
 
     public var drives: [DriveInfo] { nodes.flatMap(\.drives) }
+    /// Drives new fragments can go to: `up`, on nodes that are `up`.
+    public var writableDrives: [DriveInfo] { nodes.filter { $0.state == .up }.flatMap(\.drives).filter { $0.state == .up } }
 }

@@ -335,7 +335,7 @@ public final class GranaryFileSystem: Sendable {
     /// File system figures for `statfs`: the cluster's up drives.
     public func statfs() async throws -> (capacity: Int64, free: Int64, files: Int64) {
         let map = try await client.clusterMap()
-        let drives = map.nodes.filter { $0.state == .up }.flatMap(\.drives).filter { $0.state == .up }
+        let drives = map.writableDrives
         return (drives.reduce(0) { $0 + $1.capacityBytes }, drives.reduce(0) { $0 + $1.freeBytes }, 0)
     }
 

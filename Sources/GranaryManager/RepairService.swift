@@ -110,7 +110,7 @@ public actor RepairService {
 
     /// Drives a fragment can be written to: up, on an up node, not retired.
     static func usableDrives(_ map: ClusterMap, retired: Set<DriveID>) -> Int {
-        map.nodes.filter { $0.state == .up }.flatMap(\.drives).filter { $0.state == .up && !retired.contains($0.id) }.count
+        map.writableDrives.filter { !retired.contains($0.id) }.count
     }
 
     /// Whether shrunk stripe `s` can go back to its wide layout: one fragment per node when it was
