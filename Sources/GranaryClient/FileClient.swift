@@ -23,6 +23,7 @@ public final class FileClient: Sendable {
     private let cachedMap = Mutex<(map: ClusterMap, at: Double)?>(nil)
     private let codecs = Mutex<[StripeLayout: ErasureCodec]>([:])
     let counters = Mutex(ReadCounters())
+    private let hintSink = Mutex<(any ReadHintSink)?>(nil)
 
     /// What the read path has had to work around since this client was made.
     public struct ReadCounters: Sendable, Equatable, Codable {
@@ -84,6 +85,17 @@ public final class FileClient: Sendable {
             l.backend = try ErasureCodec.preferred(k: l.k, m: l.m, logger: logger).backend.rawValue
         } catch { throw .codec(error) }
         return l
+    }
+
+    // MARK: Read hints
+
+    /// Installs the receiver of read hints (the prefetcher); `nil` removes it.
+    public func setHintSink(_ sink: (any ReadHintSink)?) { hintSink.withLock { $0 = sink } }
+
+    /// Passes a reader's upcoming reads, in order, to the installed hint sink (nothing happens
+    /// without one).
+    public func hint(_ reads: [UpcomingRead], source: String) {
+        hintSink.withLock { $0 }?.upcoming(reads, source: source)
     }
 
     public static func seconds() -> Double {

@@ -96,6 +96,16 @@ public struct MetaClient: Sendable {
         if case let .fileMap(m) = try await call(.fileMap(id)) { return m }
         throw unexpected("a file map")
     }
+    /// The maps of many files in one round trip; `nil` for an inode that no longer exists.
+    public func fileMaps(_ ids: [InodeID]) async throws(ClientError) -> FileMapBatch {
+        if case let .fileMaps(b) = try await call(.fileMaps(ids)), b.files.count == ids.count { return b }
+        throw unexpected("a file map batch")
+    }
+    /// The attributes of many inodes in one round trip; `nil` for one that no longer exists.
+    public func getattrs(_ ids: [InodeID]) async throws(ClientError) -> [Inode?] {
+        if case let .maybeInodes(i) = try await call(.getattrs(ids)), i.count == ids.count { return i }
+        throw unexpected("attributes of \(ids.count) inodes")
+    }
     public func stripes(_ ids: [UInt64]) async throws(ClientError) -> [Stripe] {
         if case let .stripes(s) = try await call(.stripes(ids)) { return s }
         throw unexpected("stripes")

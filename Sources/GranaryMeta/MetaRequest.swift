@@ -25,6 +25,10 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     case commitFiles(stripes: [Stripe], files: [NewFile])
     case rewriteFile(InodeID, replacing: [Extent], with: [Extent], stripes: [Stripe], size: Int64)
     case fileMap(InodeID)
+    /// Many files' maps in one round trip (`FileMapBatch`).
+    case fileMaps([InodeID])
+    /// Many inodes' attributes in one round trip.
+    case getattrs([InodeID])
     case stripes([UInt64])
     case stripeCensus
     case layout(InodeID)
@@ -35,7 +39,7 @@ public enum MetaRequest: Codable, Sendable, Equatable {
     /// not: a retry after a lost answer would report `.exists` or `.notFound` for our own success.
     public var isIdempotent: Bool {
         switch self {
-        case .lookup, .getattr, .resolve, .readdir, .readdirPlus, .setAttributes, .setSize, .fileMap, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
+        case .lookup, .getattr, .resolve, .readdir, .readdirPlus, .setAttributes, .setSize, .fileMap, .fileMaps, .getattrs, .stripes, .stripeCensus, .layout, .effectiveLayout, .setLayout, .mkdirAll: return true
         case .mkdir, .createFile, .symlink, .unlink, .rmdir, .rename, .allocateStripes, .commitFiles, .rewriteFile: return false
         }
     }
@@ -78,6 +82,8 @@ public enum MetaRequest: Codable, Sendable, Equatable {
             case let .rewriteFile(id, expected, extents, stripes, size):
                 return .inode(try store.rewriteFile(id, replacing: expected, with: extents, stripes: stripes, size: size))
             case let .fileMap(id): return .fileMap(try store.fileMap(id))
+            case let .fileMaps(ids): return .fileMaps(try store.fileMaps(ids))
+            case let .getattrs(ids): return .maybeInodes(try store.getattrs(ids))
             case let .stripes(ids): return .stripes(try store.stripes(ids))
             case .stripeCensus: return .census(try store.stripeCensus())
             case let .layout(id): return .layout(try store.layout(of: id))
@@ -100,6 +106,8 @@ public enum MetaReply: Codable, Sendable, Equatable {
     case listing([DirEntry], [Inode])
     case stripeID(UInt64)
     case fileMap(FileMap)
+    case fileMaps(FileMapBatch)
+    case maybeInodes([Inode?])
     case stripes([Stripe])
     case census([StripeCensus])
     case layout(StripeLayout?)

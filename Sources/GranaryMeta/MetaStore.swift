@@ -117,6 +117,13 @@ public protocol MetaStore: Sendable {
     /// The attributes, extents and stripes of file `id`, from one snapshot.
     func fileMap(_ id: InodeID) throws(MetaError) -> FileMap
 
+    /// The file maps of `ids` from one snapshot (a missing inode answers `nil`; a directory is
+    /// `.isDirectory`), each stripe once.
+    func fileMaps(_ ids: [InodeID]) throws(MetaError) -> FileMapBatch
+
+    /// The attributes of each of `ids` from one snapshot, `nil` for those that do not exist.
+    func getattrs(_ ids: [InodeID]) throws(MetaError) -> [Inode?]
+
     /// The stripes with these ids that exist (missing ones are left out).
     func stripes(_ ids: [UInt64]) throws(MetaError) -> [Stripe]
 

@@ -76,6 +76,26 @@ extension SQLiteMetaStore {
         }
     }
 
+    public func fileMaps(_ ids: [InodeID]) throws(MetaError) -> FileMapBatch {
+        try read { db in
+            var files: [FileMapBatch.Entry?] = []
+            var stripes: [UInt64: Stripe] = [:]
+            for id in ids {
+                guard let inode = try inode(db, id) else { files.append(nil); continue }
+                guard inode.kind == .file else { throw MetaError.isDirectory(inode: id, name: nil) }
+                let extents = try self.extents(db, id)
+                for sid in Set(extents.map(\.stripe)) where stripes[sid] == nil {
+                    guard let s = try stripe(db, sid) else {
+                        throw MetaError.corrupt(path: path, table: "extents", key: "\(id.rawValue)", reason: "it names stripe \(sid), which does not exist")
+                    }
+                    stripes[sid] = s
+                }
+                files.append(FileMapBatch.Entry(inode: inode, extents: extents))
+            }
+            return FileMapBatch(files: files, stripes: stripes)
+        }
+    }
+
     public func stripes(_ ids: [UInt64]) throws(MetaError) -> [Stripe] {
         try read { db in try ids.compactMap { id in try stripe(db, id) } }
     }

@@ -20,6 +20,10 @@ extension SQLiteMetaStore {
         }
     }
 
+    public func getattrs(_ ids: [InodeID]) throws(MetaError) -> [Inode?] {
+        try read { db in try ids.map { id in try inode(db, id) } }
+    }
+
     public func mkdir(parent: InodeID, name: String, mode: UInt32, uid: UInt32, gid: UInt32) throws(MetaError) -> Inode {
         try create(parent: parent, name: name, kind: .directory, mode: mode, uid: uid, gid: gid, target: nil)
     }

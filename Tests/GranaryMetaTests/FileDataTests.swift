@@ -35,6 +35,35 @@ struct FileDataTests {
         }
     }
 
+    /// The batched reads a data loader makes per batch: one snapshot, each stripe once, a
+    /// missing inode answered with nil in its place, a directory refused.
+    @Test func fileMapsAndGetattrsAnswerManyInodesInOrder() throws {
+        try withStore { store, _ throws in
+            let first = try store.allocateStripes(count: 2)
+            let dir = try store.mkdirAll(path: "/d", mode: 0o755, uid: 0, gid: 0)
+            let files = [
+                NewFile(parent: dir.id, name: "a", size: 100, extents: [Extent(fileOffset: 0, stripe: first, stripeOffset: 0, length: 100)]),
+                NewFile(parent: dir.id, name: "b", size: 50, extents: [Extent(fileOffset: 0, stripe: first, stripeOffset: 100, length: 50)]),
+                NewFile(parent: dir.id, name: "c", size: 908, extents: [Extent(fileOffset: 0, stripe: first + 1, stripeOffset: 0, length: 908)]),
+            ]
+            let inodes = try store.commitFiles(stripes: [Self.stripe(first), Self.stripe(first + 1, dataLength: 908)], files: files)
+            let gone = InodeID(999_999)
+            let batch = try store.fileMaps([inodes[2].id, gone, inodes[0].id, inodes[1].id])
+            #expect(batch.files.count == 4 && batch.files[1] == nil)
+            #expect(batch.stripes.count == 2)
+            for (i, inode) in [(0, inodes[2]), (2, inodes[0]), (3, inodes[1])] {
+                #expect(batch.map(i) == (try store.fileMap(inode.id)))
+            }
+            #expect(batch.map(1) == nil && batch.map(7) == nil)
+            #expect(throws: MetaError.isDirectory(inode: dir.id, name: nil)) { try store.fileMaps([inodes[0].id, dir.id]) }
+            let attrs = try store.getattrs([dir.id, gone, inodes[1].id])
+            #expect(attrs.map { $0?.id } == [dir.id, nil, inodes[1].id])
+            // Through the wire form a manager answers with.
+            #expect(MetaRequest.fileMaps([inodes[0].id]).run(on: store) == .fileMaps(try store.fileMaps([inodes[0].id])))
+            #expect(MetaRequest.getattrs([gone]).run(on: store) == .maybeInodes([nil]))
+        }
+    }
+
     @Test func badCommitsChangeNothingAndNameWhatIsWrong() throws {
         try withStore { store, _ throws in
             let s = try store.allocateStripes(count: 1)
