@@ -3,6 +3,7 @@
 //
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
 //   granary, granaryd -> GranaryManager -> GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport;
+//   granary, examples -> GranaryLoader, GranaryFUSE -> GranaryClient; GranaryLoader -> GranaryBuffers -> (swift-log)
 //   GranaryStorage -> GranaryTransport
 //   -> GranaryWire -> GranaryCore -> CISAL
 // Each C library is wrapped by exactly one Swift module:
@@ -21,6 +22,8 @@ let package = Package(
         .executable(name: "granaryd", targets: ["granaryd"]),
         .library(name: "GranaryCore", targets: ["GranaryCore"]),
         .library(name: "GranaryTransport", targets: ["GranaryTransport"]),
+        .library(name: "GranaryLoader", targets: ["GranaryLoader"]),
+        .library(name: "GranaryBuffers", targets: ["GranaryBuffers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -52,6 +55,13 @@ let package = Package(
             "GranaryCore", "CErasureCode",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        .target(name: "GranaryBuffers", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .target(name: "GranaryLoader", dependencies: [
+            "GranaryCore", "GranaryMeta", "GranaryClient", "GranaryBuffers",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .target(name: "GranaryFUSE", dependencies: [
             "GranaryCore", "GranaryMeta", "GranaryClient", "CFuse3",
             .product(name: "Logging", package: "swift-log"),
@@ -81,10 +91,16 @@ let package = Package(
         ], path: "daemon", swiftSettings: swiftSettings),
         .executableTarget(name: "granary", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
-            "GranaryClient", "GranaryErasure", "GranaryFUSE",
+            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+
+        // The docs/LOADER.md example: streams one epoch of a dataset and prints samples/s.
+        .executableTarget(name: "granary-loader-example", dependencies: [
+            "GranaryLoader", "GranaryClient", "GranaryBuffers", "GranaryCore", "GranaryTransport",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Examples/LoaderExample", swiftSettings: swiftSettings),
 
         // MARK: Tests (one target per module, plus integration tests that start real processes)
         .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore"]),
@@ -96,6 +112,8 @@ let package = Package(
         .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryMeta", "GranaryManager", "GranaryErasure"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryBuffersTests", dependencies: ["GranaryBuffers", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "GranaryLoaderTests", dependencies: ["GranaryLoader", "GranaryBuffers", "GranaryMeta", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

@@ -8,6 +8,7 @@ PKGS=(
   liberasurecode-dev libisal-dev # erasure coding (CErasureCode) and CRC32C (CISAL)
   librdmacm-dev libibverbs-dev  # RDMA transport (CVerbs)
   libsqlite3-dev                # SQLite metadata engine (GRDB)
+  python3 tar                   # the loader bench's Python baseline; tar interoperability tests
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -92,6 +92,9 @@ public final class FileClient: Sendable {
     /// Installs the receiver of read hints (the prefetcher); `nil` removes it.
     public func setHintSink(_ sink: (any ReadHintSink)?) { hintSink.withLock { $0 = sink } }
 
+    /// Whether a hint sink is installed (a reader can skip building hints nobody receives).
+    public var hasHintSink: Bool { hintSink.withLock { $0 != nil } }
+
     /// Passes a reader's upcoming reads, in order, to the installed hint sink (nothing happens
     /// without one).
     public func hint(_ reads: [UpcomingRead], source: String) {

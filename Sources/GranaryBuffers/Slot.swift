@@ -1,0 +1,10 @@
+/// A slot handed out by the pool: where its bytes are, and what the pool needs to take it back.
+struct Slot: Sendable {
+    let arena: Int
+    let index: Int
+    let mapping: ArenaMapping
+    let offset: Int
+    let sizeClass: Int
+
+    var start: UnsafeMutableRawPointer { mapping.base + offset }
+}
