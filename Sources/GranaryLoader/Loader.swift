@@ -22,6 +22,7 @@ public final class Loader<Element: Sendable>: Sendable {
     private let current: Mutex<LoaderState>
     private let skippedTotal = Mutex(0)
     private let shardMaps = Mutex<[Int: FileMap]>([:])
+    private let fileMaps: FileMapCache
     /// Names this loader in the hints it publishes.
     let source: String
 
@@ -64,6 +65,7 @@ public final class Loader<Element: Sendable>: Sendable {
         self.configuration = configuration
         self.transform = transform
         current = Mutex(saved ?? fresh)
+        fileMaps = FileMapCache(ttl: configuration.metadataCacheSeconds, capacity: configuration.metadataCacheEntries)
         source = "loader \(dataset.root) rank \(configuration.rank)/\(configuration.worldSize)"
     }
 
@@ -118,8 +120,8 @@ public final class Loader<Element: Sendable>: Sendable {
         func mapsOf(_ batch: Int) -> Task<FileMapBatch, any Error> {
             if let t = maps[batch] { return t }
             let ids = plan.batchRange(batch).map { InodeID(dataset.index.entry(plan.samples[$0]).ref) }
-            let client = self.client
-            let t = Task { () async throws -> FileMapBatch in try await client.meta.fileMaps(ids) }
+            let client = self.client, cache = self.fileMaps
+            let t = Task { () async throws -> FileMapBatch in try await cache.maps(ids, client: client) }
             maps[batch] = t
             return t
         }
@@ -220,8 +222,18 @@ public final class Loader<Element: Sendable>: Sendable {
         let length = maps == nil ? entry.length : map.inode.size
         let buffer: IOBuffer
         do { buffer = try await pool.take(Int(length)) } catch { throw .buffers(error) }
-        let n: Int
-        do { n = try await client.read(map, path: path, offset: offset, into: buffer.bytes) } catch { throw failed(error.description) }
+        var n: Int
+        do { n = try await client.read(map, path: path, offset: offset, into: buffer.bytes) } catch {
+            // A map from the cache may be out of date (the file rewritten, a stripe moved and its
+            // old fragments collected): ask for the current one and read once more.
+            guard maps != nil, fileMaps.ttl > 0 else { throw failed(error.description) }
+            fileMaps.invalidate(map.inode.id)
+            let current: FileMap?
+            do { current = try await fileMaps.maps([map.inode.id], client: client).map(0) } catch { throw failed(error.description) }
+            guard let fresh = current else { throw failed("\(path) no longer exists (deleted since the dataset index was built)") }
+            guard fresh.inode.size == map.inode.size else { throw failed("\(path) changed size while being read; read it again") }
+            do { n = try await client.read(fresh, path: path, offset: offset, into: buffer.bytes) } catch { throw failed(error.description) }
+        }
         guard n == Int(length) else { throw failed("\(path): read \(n) of \(length) bytes at offset \(offset) (the file is shorter)") }
         let parts: [Sample.Part]
         if maps == nil {

@@ -19,10 +19,16 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
     public var hintBatches: Int
     /// What an unreadable sample does: fail its batch, or be skipped and counted.
     public var onError: SampleErrorPolicy
+    /// How long a sample file's map (its extents and stripes) is reused before it is asked of
+    /// the managers again; 0 asks every time. Within it a file rewritten in place may be read at
+    /// its previous content (see `FileMapCache`).
+    public var metadataCacheSeconds: Double
+    /// The most sample files whose maps are kept (about 200 bytes each).
+    public var metadataCacheEntries: Int
 
     public init(batchSize: Int = 32, dropLast: Bool = false, shuffle: Bool = true, seed: UInt64 = 0, rank: Int = 0,
                 worldSize: Int = 1, concurrentReads: Int = 32, prefetchBatches: Int = 2, hintBatches: Int = 4,
-                onError: SampleErrorPolicy = .fail) {
+                onError: SampleErrorPolicy = .fail, metadataCacheSeconds: Double = 600, metadataCacheEntries: Int = 2_000_000) {
         self.batchSize = batchSize
         self.dropLast = dropLast
         self.shuffle = shuffle
@@ -33,6 +39,8 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
         self.prefetchBatches = prefetchBatches
         self.hintBatches = hintBatches
         self.onError = onError
+        self.metadataCacheSeconds = metadataCacheSeconds
+        self.metadataCacheEntries = metadataCacheEntries
     }
 
     /// Throws `.invalidConfiguration` naming the first field out of range.
@@ -44,6 +52,10 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
         guard concurrentReads >= 1 else { throw bad("concurrentReads", "must be at least 1, got \(concurrentReads)") }
         guard prefetchBatches >= 0 else { throw bad("prefetchBatches", "must not be negative, got \(prefetchBatches)") }
         guard hintBatches >= 0 else { throw bad("hintBatches", "must not be negative, got \(hintBatches)") }
+        guard metadataCacheSeconds >= 0, metadataCacheSeconds.isFinite else {
+            throw bad("metadataCacheSeconds", "must be a finite number of seconds ≥ 0, got \(metadataCacheSeconds)")
+        }
+        guard metadataCacheEntries >= 0 else { throw bad("metadataCacheEntries", "must not be negative, got \(metadataCacheEntries)") }
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import GranaryBuffers
 import GranaryClient
 import GranaryCore
-import GranaryLoader
+@testable import GranaryLoader
 import GranaryMeta
 import Synchronization
 import Testing
@@ -146,6 +146,18 @@ extension IntegrationSuites {
                 #expect(pool.stats.inUseBuffers == 37)  // held by `kept`, given back when it goes
             }
             #expect(pool.stats.inUseBuffers == 0, "\(pool.stats)")
+
+            // The metadata cache answers from memory within its time and asks again after
+            // `invalidate` (what a failed read through a cached map does) or with no time at all.
+            let dogDir = try #require(try await client.meta.lookup(victim.id, "dog"))
+            let a = try #require(try await client.meta.lookup(dogDir.id, "s001.bin")), b = try #require(try await client.meta.lookup(dogDir.id, "s004.bin"))
+            let cache = FileMapCache(ttl: 600, capacity: 10)
+            #expect(try await cache.maps([a.id, b.id], client: client).files.allSatisfy { $0 != nil } && cache.count == 2)
+            try await client.meta.unlink(dogDir.id, "s004.bin")
+            #expect(try await cache.maps([a.id, b.id], client: client).map(1)?.inode.id == b.id)
+            #expect(try await FileMapCache(ttl: 0, capacity: 10).maps([a.id, b.id], client: client).map(1) == nil)
+            cache.invalidate(b.id)
+            #expect(try await cache.maps([b.id, a.id], client: client).files.map { $0 != nil } == [false, true])
 
             // Configuration errors name the field; a pool too small for the read-ahead is refused.
             #expect(throws: LoaderError.self) {
