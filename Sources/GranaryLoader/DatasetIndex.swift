@@ -26,6 +26,12 @@ public struct DatasetIndex: Sendable {
         public var inode: InodeID
         public var mtime: Double
         public var path: String
+
+        public init(inode: InodeID, mtime: Double, path: String) {
+            self.inode = inode
+            self.mtime = mtime
+            self.path = path
+        }
     }
 
     public struct Shard: Sendable, Equatable {
@@ -34,6 +40,13 @@ public struct DatasetIndex: Sendable {
         public var mtime: Double
         /// Relative to the root.
         public var path: String
+
+        public init(inode: InodeID, size: Int64, mtime: Double, path: String) {
+            self.inode = inode
+            self.size = size
+            self.mtime = mtime
+            self.path = path
+        }
     }
 
     /// One member of a tar sample: where its bytes sit in the sample's span.
@@ -41,6 +54,12 @@ public struct DatasetIndex: Sendable {
         public var ext: String
         public var offset: Int
         public var size: Int
+
+        public init(ext: String, offset: Int, size: Int) {
+            self.ext = ext
+            self.offset = offset
+            self.size = size
+        }
     }
 
     /// One sample as the builder describes it.
@@ -54,6 +73,15 @@ public struct DatasetIndex: Sendable {
         /// The class index, or -1 (no label, or a label read from a member at load time).
         public var label: Int32
         public var parts: [Part]
+
+        public init(ref: UInt64, offset: Int64, length: Int64, key: String, label: Int32, parts: [Part]) {
+            self.ref = ref
+            self.offset = offset
+            self.length = length
+            self.key = key
+            self.label = label
+            self.parts = parts
+        }
     }
 
     public let bytes: [UInt8]

@@ -26,6 +26,7 @@ struct LoaderBench: AsyncParsableCommand {
     @Option(help: "GranaryLoader reads in flight.") var reads = 64
     @Option(help: "Python worker processes (default: the number of CPUs, as num_workers = cores).") var workers: Int?
     @Option(help: "Directory for the local files and the cluster (default: a fresh one under $TMPDIR).") var dir: String?
+    @Option(help: "Samples in the synthetic index whose second open is timed as well (0 skips it).") var indexScale = 1_000_000
     @Flag(help: "Print only the JSON result line.") var json = false
 
     struct Side: Codable {
@@ -50,6 +51,12 @@ struct LoaderBench: AsyncParsableCommand {
         var coldCachesDropped: Bool
         var indexBuildSeconds: Double
         var indexOpenSeconds: Double
+        /// Opening a dataset whose stored index lists `indexScaleSamples` samples (a synthetic
+        /// index written into the cluster, as `Dataset.open` stores one): read, CRC check, record
+        /// check, freshness check.
+        var indexScaleSamples: Int
+        var indexScaleBytes: Int
+        var indexScaleOpenSeconds: Double?
         var verifiedSamples: Int
         var poolInUseAfter: Int
         var cluster = "1 manager + 3 storage nodes × 2 directory drives, granaryd processes on loopback (as granary up), layout 4+2"
@@ -98,6 +105,12 @@ struct LoaderBench: AsyncParsableCommand {
             throw CLIError("bench loader: the dataset index was not reused or counts \(dataset.count) samples of \(samples)")
         }
         progress("index: built in \(String(format: "%.3f", buildSeconds)) s, opened again in \(String(format: "%.3f", openSeconds)) s")
+
+        var scaleOpen: Double?, scaleBytes = 0
+        if indexScale > 0 {
+            (scaleOpen, scaleBytes) = try await Self.timeLargeIndexOpen(samples: indexScale, client: client)
+            progress("index of \(indexScale) samples (\(scaleBytes >> 20) MiB): opened in \(String(format: "%.3f", scaleOpen ?? 0)) s")
+        }
 
         let pool = try IOBufferPool(.init(arenaBytes: 64 << 20, limitBytes: 2 << 30), logger: logger)
         let config = LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 2026, concurrentReads: reads, prefetchBatches: 4)
@@ -148,9 +161,39 @@ struct LoaderBench: AsyncParsableCommand {
                             baseline: "Python multiprocessing.Pool(\(workerCount)) reading batches of plain files from local disk in the same shuffled order (PyTorch DataLoader shape, num_workers = \(workerCount))",
                             samples: samples, sampleBytes: Int(size.bytes), batchSize: batchSize, reads: reads, workers: workerCount,
                             granary: granary, python: baseline, coldCachesDropped: dropped, indexBuildSeconds: buildSeconds,
-                            indexOpenSeconds: openSeconds, verifiedSamples: verified, poolInUseAfter: pool.stats.inUseBuffers)
+                            indexOpenSeconds: openSeconds, indexScaleSamples: indexScale, indexScaleBytes: scaleBytes,
+                            indexScaleOpenSeconds: scaleOpen, verifiedSamples: verified, poolInUseAfter: pool.stats.inUseBuffers)
         if !json { progress("ratio (warm, Granary / Python): \(result.ratio) (target \(result.target))") }
         print(Output.jsonLine(result))
+    }
+
+    /// Stores an index of `samples` image-folder samples (1000 class directories' worth of keys)
+    /// for an empty directory, as `Dataset.open` would have, then times `Dataset.open` reusing it.
+    static func timeLargeIndexOpen(samples: Int, client: FileClient) async throws -> (Double, Int) {
+        let root = "/bench/index-scale"
+        let format = DatasetFormat.files(extensions: ["jpg"]), label = LabelRule.pathComponent(-2)
+        let path = Dataset.indexPath(root: root, format: format)
+        _ = try await client.meta.mkdirAll(root + "/.granary")
+        let dir = try await client.meta.resolve(root)
+        let classes = (0..<1000).map { String(format: "n%08d", $0) }
+        var entries: [DatasetIndex.Entry] = []
+        entries.reserveCapacity(samples)
+        for i in 0..<samples {
+            let c = i % classes.count
+            entries.append(DatasetIndex.Entry(ref: UInt64(1_000_000 + i), offset: 0, length: 110_000, key: "\(classes[c])/\(classes[c])_\(i).JPEG",
+                                              label: Int32(c), parts: []))
+        }
+        let blob = DatasetIndex.encode(format: 0, options: "files[jpg];component(-2)", root: root,
+                                       directories: [DatasetIndex.Directory(inode: dir.id, mtime: dir.mtime, path: "")], shards: [],
+                                       classes: classes, entries: entries)
+        try await client.writeFile(path, bytes: blob, replace: true)
+        let start = FileClient.seconds()
+        let dataset = try await Dataset.open(root, format: format, label: label, client: client)
+        let seconds = FileClient.seconds() - start
+        guard dataset.indexReused, dataset.count == samples else {
+            throw CLIError("bench loader: the \(samples)-sample index was not reused (\(dataset.count) samples)")
+        }
+        return (seconds, blob.count)
     }
 
     static func localPath(_ local: String, _ i: Int, _ per: Int) -> String {
