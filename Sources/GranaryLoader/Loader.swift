@@ -53,7 +53,8 @@ public final class Loader<Element: Sendable>: Sendable {
         }
         let perBuffer = pool.sizeClass(for: Int(largest))
         let buffers = (configuration.prefetchBatches + 3) * configuration.batchSize
-        let arenas = (buffers + max(1, pool.configuration.arenaBytes / perBuffer) - 1) / max(1, pool.configuration.arenaBytes / perBuffer)
+        let perArena = max(1, pool.configuration.arenaBytes / perBuffer)
+        let arenas = (buffers + perArena - 1) / perArena
         let needed = arenas * pool.configuration.arenaBytes
         guard needed <= pool.configuration.limitBytes else {
             throw .poolTooSmall(needed: needed, limit: pool.configuration.limitBytes,
@@ -241,8 +242,9 @@ public final class Loader<Element: Sendable>: Sendable {
         } else {
             parts = [Sample.Part(ext: DatasetBuilder.fileExtension(entry.key), range: 0..<n)]
         }
-        let sample = Sample(index: index, key: entry.key, path: path, label: nil, isPadding: padding, buffer: buffer, parts: parts)
-        return Sample(index: index, key: entry.key, path: path, label: label(entry, sample), isPadding: padding, buffer: buffer, parts: parts)
+        var sample = Sample(index: index, key: entry.key, path: path, label: nil, isPadding: padding, buffer: buffer, parts: parts)
+        sample.label = label(entry, sample)
+        return sample
     }
 
     /// The sample's label under the dataset's rule.

@@ -13,7 +13,7 @@ public struct Sample: Sendable {
     public let key: String
     /// The Granary path the bytes came from: the sample's file, or its shard.
     public let path: String
-    public let label: Label?
+    public internal(set) var label: Label?
     /// A repeat that pads the last batch of a rank (see `EpochPlan`): mask it out of the loss.
     public let isPadding: Bool
     /// The pooled buffer holding the bytes.

@@ -68,9 +68,8 @@ struct FuseBench: AsyncParsableCommand {
         let cluster = try LocalCluster(dir: root + "/cluster", nodes: 3, drives: 2, port: 0, heartbeatTimeoutMs: 5000)
         defer { cluster.stop() }
         _ = try await cluster.waitUntilReady(timeoutSeconds: 60, logger: logger)
-        let transport = TCPTransport(secret: try cluster.secret(), logger: logger)
+        let (client, transport) = try cluster.fileClient(logger: logger)
         defer { transport.closeAll() }
-        let client = FileClient(managers: [cluster.managerEndpoint], transport: transport, logger: logger)
         progress("importing into the cluster")
         _ = try await Importer(client: client, parallel: 4, verify: false).run(local: shm, to: "/bench") { _ in }
 

@@ -147,11 +147,10 @@ struct ImportBench {
     /// Both sets against the running `cluster`.
     private func measureAll(_ cluster: LocalCluster, root: String, logger: Logger,
                             _ progress: @escaping @Sendable (String) -> Void) async throws -> Result {
-        let transport = TCPTransport(secret: try cluster.secret(), logger: logger)
-        defer { transport.closeAll() }
         var settings = FileClientSettings()
         settings.stripesInFlight = parallel
-        let client = FileClient(managers: [cluster.managerEndpoint], transport: transport, settings: settings, logger: logger)
+        let (client, transport) = try cluster.fileClient(settings: settings, logger: logger)
+        defer { transport.closeAll() }
         let benchDir = try await client.meta.mkdirAll("/bench")
         let layout = try await client.layoutForNewFiles(in: benchDir.id)
 

@@ -1,4 +1,5 @@
 import Foundation
+import GranaryClient
 import GranaryCore
 import GranaryManager
 import GranaryTransport
@@ -112,6 +113,12 @@ final class LocalCluster {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw CLIError("the cluster did not come up within \(timeoutSeconds)s; see \(dir)/logs")
+    }
+
+    /// A file client of this cluster over a transport of its own; close the transport when done.
+    func fileClient(settings: FileClientSettings = .init(), logger: Logger) throws -> (FileClient, TCPTransport) {
+        let transport = TCPTransport(secret: try secret(), logger: logger)
+        return (FileClient(managers: [managerEndpoint], transport: transport, settings: settings, logger: logger), transport)
     }
 
     /// The cluster's secret, read back from `secretFile`.

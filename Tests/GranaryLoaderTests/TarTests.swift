@@ -74,7 +74,7 @@ import Testing
     @Test func chunkingNeverChangesTheResult() throws {
         let (archive, _, _) = try Self.writtenArchive()
         let whole = Support.scan(archive)
-        var rng = TestRandom(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for _ in 0..<20 {
             let chunk = Int.random(in: 1...3000, using: &rng)
             #expect(Support.scan(archive, chunkSize: chunk) == whole, "chunk size \(chunk)")
@@ -281,7 +281,7 @@ import Testing
         // A single zero block.
         #expect(try Support.scan(body + [UInt8](repeating: 0, count: 512)).get() == members)
         // Garbage after the end marker is ignored, whatever the chunking.
-        var rng = TestRandom(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let trailing = archive + rng.bytes(3000)
         #expect(try Support.scan(trailing, chunkSize: 100).get() == members)
         // An empty stream is an empty archive.
@@ -297,7 +297,7 @@ import Testing
 
     @Test(arguments: [1, 300, Int.max])
     func randomBytesAreMalformedAtOffsetZero(chunkSize: Int) {
-        var rng = TestRandom(seed: 0xBAD)
+        var rng = SeededGenerator(seed: 0xBAD)
         let garbage = rng.bytes(64 * 1024)
         guard case let .malformed(shard, offset, reason) = Support.scanError(garbage, chunkSize: chunkSize, shard: "rand.tar") else {
             Issue.record("random bytes must be malformed")
@@ -392,7 +392,7 @@ import Testing
 
     @Test func randomMutationsNeverCrash() throws {
         let (base, _, _) = try Self.writtenArchive()
-        var rng = TestRandom(seed: 0x5EED)
+        var rng = SeededGenerator(seed: 0x5EED)
         var parsed = 0
         var failed = 0
         for round in 0..<200 {
