@@ -2,7 +2,7 @@
 // Granary: a parallel file system client and cache for AI training data.
 //
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
-//   granary, granaryd -> GranaryManager -> GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport;
+//   granary, granaryd -> GranaryManager -> GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport, GranaryPrefetch, GranaryBuffers;
 //   granary, examples -> GranaryLoader, GranaryFUSE -> GranaryClient; GranaryLoader -> GranaryBuffers -> (swift-log)
 //   GranaryStorage -> GranaryTransport
 //   -> GranaryWire -> GranaryCore -> CISAL
@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // MARK: C libraries (module map + shim header each)
@@ -58,6 +59,9 @@ let package = Package(
         .target(name: "GranaryBuffers", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        .target(name: "GranaryPrefetch", dependencies: [
+            .product(name: "HeapModule", package: "swift-collections"),
+        ], swiftSettings: swiftSettings),
         .target(name: "GranaryLoader", dependencies: [
             "GranaryCore", "GranaryMeta", "GranaryClient", "GranaryBuffers",
             .product(name: "Logging", package: "swift-log"),
@@ -75,7 +79,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryClient", dependencies: [
-            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryErasure",
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryErasure", "GranaryPrefetch", "GranaryBuffers",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryManager", dependencies: [
@@ -91,7 +95,7 @@ let package = Package(
         ], path: "daemon", swiftSettings: swiftSettings),
         .executableTarget(name: "granary", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
-            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers",
+            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -113,7 +117,8 @@ let package = Package(
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
         .testTarget(name: "GranaryBuffersTests", dependencies: ["GranaryBuffers", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "GranaryPrefetchTests", dependencies: ["GranaryPrefetch"]),
         .testTarget(name: "GranaryLoaderTests", dependencies: ["GranaryLoader", "GranaryBuffers", "GranaryMeta", "GranaryCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

@@ -30,6 +30,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongKind(path: String, expected: String)
     /// Read-back verification found different bytes than were written.
     case verifyFailed(path: String, reason: String)
+    /// The cache directory cannot be used (unwritable, or owned by another process).
+    case cacheUnavailable(directory: String, reason: String)
 
     public var description: String {
         switch self {
@@ -50,6 +52,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .localFile(path, reason): return "\(path): \(reason)"
         case let .wrongKind(path, expected): return "\(path): not \(expected)"
         case let .verifyFailed(path, reason): return "\(path): verification failed: \(reason)"
+        case let .cacheUnavailable(directory, reason): return "cache directory \(directory): \(reason)"
         }
     }
 

@@ -24,6 +24,7 @@ public final class FileClient: Sendable {
     private let codecs = Mutex<[StripeLayout: ErasureCodec]>([:])
     let counters = Mutex(ReadCounters())
     private let hintSink = Mutex<(any ReadHintSink)?>(nil)
+    private let readCache = Mutex<ReadCache?>(nil)
 
     /// What the read path has had to work around since this client was made.
     public struct ReadCounters: Sendable, Equatable, Codable {
@@ -99,6 +100,27 @@ public final class FileClient: Sendable {
     /// without one).
     public func hint(_ reads: [UpcomingRead], source: String) {
         hintSink.withLock { $0 }?.upcoming(reads, source: source)
+    }
+
+    // MARK: Cache
+
+    /// Installs the read cache that `read(_:path:key:job:offset:into:)` goes through, and makes it
+    /// the hint sink; `nil` removes both. (The cache holds this client, so a process that drops
+    /// its client before exit removes the cache first.)
+    public func setCache(_ cache: ReadCache?) {
+        readCache.withLock { $0 = cache }
+        setHintSink(cache)
+    }
+
+    /// The installed read cache.
+    public var cache: ReadCache? { readCache.withLock { $0 } }
+
+    /// Reads through the installed cache as item `key` on behalf of `job` (a plain read without
+    /// one): what FUSE and the data loader call.
+    public func read(_ map: FileMap, path: String, key: String, job: String, offset: Int64,
+                     into out: UnsafeMutableRawBufferPointer) async throws(ClientError) -> Int {
+        if let cache { return try await cache.read(map, path: path, key: key, job: job, offset: offset, into: out) }
+        return try await read(map, path: path, offset: offset, into: out)
     }
 
     public static func seconds() -> Double {

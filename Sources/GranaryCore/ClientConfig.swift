@@ -9,12 +9,15 @@ public struct ClientConfig: Sendable, Equatable {
     public var managers: [Endpoint]
     public var secretFile: String
     public var transport: TransportSettings
+    /// The client cache (`[cache]`): tiers, policy, prefetch.
+    public var cache: CacheSettings
 
-    public init(file: String, managers: [Endpoint], secretFile: String, transport: TransportSettings = .init()) {
+    public init(file: String, managers: [Endpoint], secretFile: String, transport: TransportSettings = .init(), cache: CacheSettings = .init()) {
         self.file = file
         self.managers = managers
         self.secretFile = secretFile
         self.transport = transport
+        self.cache = cache
     }
 
     /// `$GRANARY_CONFIG`, else `$XDG_CONFIG_HOME/granary/client.toml`, else `~/.config/granary/client.toml`.
@@ -32,8 +35,9 @@ public struct ClientConfig: Sendable, Equatable {
         let managers = try cluster.endpoints("managers") ?? []
         if managers.isEmpty { throw .missingKey(file: path, key: "cluster.managers") }
         let transport = try TransportSettings.read(from: r)
+        let cache = try CacheSettings.read(from: r)
         try r.finish()
-        return ClientConfig(file: path, managers: managers, secretFile: secret, transport: transport)
+        return ClientConfig(file: path, managers: managers, secretFile: secret, transport: transport, cache: cache)
     }
 
     /// The TOML text of this config.

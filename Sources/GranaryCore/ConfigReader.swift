@@ -68,6 +68,14 @@ public final class ConfigReader {
         return i
     }
 
+    /// A number (integer or float) within `range`.
+    public func double(_ key: String, range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let v = value(key) else { return nil }
+        let d: Double? = v.double ?? v.int.map(Double.init)
+        guard let d, range.contains(d) else { throw bad(key, v, "a number in \(range.lowerBound)...\(range.upperBound)") }
+        return d
+    }
+
     public func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let v = value(key) else { return nil }
         guard let b = v.bool else { throw bad(key, v, "true or false") }

@@ -25,7 +25,7 @@ extension DaemonConfig {
     }
 
     public static func storageTOML(secretFile: String, managers: [Endpoint], node: NodeID, listen: Endpoint,
-                                   heartbeatIntervalMs: Int, drives: [Drive]) -> String {
+                                   heartbeatIntervalMs: Int, drives: [Drive], injectReadLatencyMs: Int = 0) -> String {
         var text = """
             # Written by granary.
             roles = ["storage"]
@@ -38,6 +38,7 @@ extension DaemonConfig {
             heartbeat_interval_ms = \(heartbeatIntervalMs)
 
             """
+        if injectReadLatencyMs > 0 { text += "inject_read_latency_ms = \(injectReadLatencyMs)\n" }
         for d in drives { text += "[[storage.drives]]\nname = \"\(d.name)\"\npath = \"\(d.path)\"\n" }
         return text
     }

@@ -55,6 +55,9 @@ public struct DaemonConfig: Sendable, Equatable {
         public var advertise: Endpoint
         public var heartbeatIntervalMs: Int = 1_000
         public var drives: [Drive]
+        /// Testing and drills only: every chunk read is answered this much later (the node serves
+        /// other requests meanwhile), as a slow drive or a distant node would be.
+        public var injectReadLatencyMs: Int = 0
     }
 
     public var file: String
@@ -142,6 +145,7 @@ public struct DaemonConfig: Sendable, Equatable {
             if drives.isEmpty { throw .missingKey(file: file, key: "storage.drives") }
             var sc = Storage(nodeID: nodeID, listen: listen, advertise: advertise, drives: drives)
             if let h = try s.int("heartbeat_interval_ms", range: 10...600_000) { sc.heartbeatIntervalMs = h }
+            if let l = try s.int("inject_read_latency_ms", range: 0...60_000) { sc.injectReadLatencyMs = l }
             storage = sc
         } else if roles.contains(.storage) {
             throw .missingKey(file: file, key: "storage")

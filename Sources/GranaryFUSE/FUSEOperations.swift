@@ -96,10 +96,10 @@ enum FUSEOperations {
         }
         ops.read = { req, ino, size, offset, fi in
             guard let req, let fi else { return }
-            let r = FUSERequest(req: req), handle = fi.pointee.fh
+            let r = FUSERequest(req: req), handle = fi.pointee.fh, pid = r.pid
             r.respond("read inode \(ino) at \(offset)") { fs in
                 let buffer = OwnedBuffer(count: size)
-                let n = try await fs.read(handle, offset: Int64(offset), into: buffer.raw)
+                let n = try await fs.read(handle, offset: Int64(offset), into: buffer.raw, pid: pid)
                 fuse_reply_buf(r.req, buffer.raw.baseAddress?.assumingMemoryBound(to: CChar.self), n)
             }
         }

@@ -19,6 +19,12 @@ struct FUSERequest: @unchecked Sendable {
         return (ctx.pointee.uid, ctx.pointee.gid)
     }
 
+    /// The process that made the request (0 when the kernel did not say).
+    var pid: Int32 {
+        guard let ctx = fuse_req_ctx(req) else { return 0 }
+        return Int32(ctx.pointee.pid)
+    }
+
     func error(_ errno: Int32) { _ = fuse_reply_err(req, errno) }
 
     /// Answers on a task of its own: `body` does the work and sends the reply; a failure it throws

@@ -49,6 +49,8 @@ public final class GranaryFileSystem: Sendable {
     private let nextHandle = Atomic<UInt64>(1)
     /// The ctime each file had when last opened: unchanged, the kernel may keep its cached pages.
     private let openedCtime = Mutex<[InodeID: Double]>([:])
+    /// Which job each reading process belongs to, for the cache's access trace.
+    let jobs = JobNames()
 
     public init(client: FileClient, options: MountOptions, logger: Logger) {
         self.client = client
@@ -139,6 +141,15 @@ public final class GranaryFileSystem: Sendable {
     public func opendir(_ id: InodeID) async throws -> UInt64 {
         let listing = try await client.meta.readdirPlus(id)
         names.withLock { n in for (e, _) in listing { n[e.inode] = (id, e.name) } }
+        if let cache = client.cache {
+            // A listed directory's files are what a training job reads next: let the policy know
+            // they exist (and their sizes) before the first one is read.
+            let block = Int64(cache.settings.blockBytes)
+            cache.register(listing.compactMap { e, inode in
+                guard inode.kind == .file, inode.size > 0, inode.size <= block else { return nil }
+                return (key: "\(id.rawValue)/\(e.name)", inode: inode.id, offset: 0, length: Int(inode.size), path: e.name)
+            })
+        }
         let handle = nextHandle.add(1, ordering: .relaxed).oldValue
         directories.withLock { $0[handle] = OpenDirectory(entries: listing.map { ($0.0.name, $0.1) }) }
         return handle
@@ -209,6 +220,7 @@ public final class GranaryFileSystem: Sendable {
         let map = try await fileMap(id)
         let handle = nextHandle.add(1, ordering: .relaxed).oldValue
         files.withLock { $0[handle] = OpenFile(map: map) }
+        if let cache = client.cache { CachedReader.registerBlocks(cache: cache, map: map, base: cacheKey(id)) }
         let keep = openedCtime.withLock { seen in
             defer { seen[id] = map.inode.ctime }
             return seen[id] == map.inode.ctime
@@ -307,8 +319,9 @@ public final class GranaryFileSystem: Sendable {
         _ = name.withCString { fuse_lowlevel_notify_inval_entry(se.pointer, fuse_ino_t(dir.rawValue), $0, name.utf8.count) }
     }
 
-    /// Reads up to `buffer.count` bytes at `offset` of open file `handle` into `buffer`.
-    public func read(_ handle: UInt64, offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+    /// Reads up to `buffer.count` bytes at `offset` of open file `handle` into `buffer`, through the
+    /// client's cache when it has one (process `pid` made the request).
+    public func read(_ handle: UInt64, offset: Int64, into buffer: UnsafeMutableRawBufferPointer, pid: Int32 = 0) async throws -> Int {
         if let w = writer(handle) {
             // Reading a file open for writing: what is recorded on its inode so far.
             try await w.persist()
@@ -316,7 +329,17 @@ public final class GranaryFileSystem: Sendable {
             return try await client.read(map, path: w.label, offset: offset, into: buffer)
         }
         guard let file = files.withLock({ $0[handle] }) else { throw Refusal(errno: EBADF) }
-        return try await client.read(file.map, path: "inode \(file.map.inode.id.rawValue)", offset: offset, into: buffer)
+        let path = "inode \(file.map.inode.id.rawValue)"
+        guard let cache = client.cache else { return try await client.read(file.map, path: path, offset: offset, into: buffer) }
+        return try await CachedReader(cache: cache, map: file.map, path: path, base: cacheKey(file.map.inode.id),
+                                      job: jobs.name(pid)).read(offset: offset, into: buffer)
+    }
+
+    /// The name an inode's data goes by in the cache: `parent inode/name` when the mount has seen
+    /// its directory entry (so a directory's files form one group), else `inode N`.
+    func cacheKey(_ id: InodeID) -> String {
+        if let place = names.withLock({ $0[id] }) { return "\(place.dir.rawValue)/\(place.name)" }
+        return "inode \(id.rawValue)"
     }
 
     public func release(_ handle: UInt64) async {

@@ -115,4 +115,13 @@ public final class Dataset: Sendable {
         case .tarShards: return base + "/" + index.shard(Int(entry.ref)).path
         }
     }
+
+    /// The name sample `i` goes by in the client cache and its access trace: the file's path, or
+    /// `shard path/sample key` (so a shard's samples form one group the prefetcher can learn).
+    public func cacheKey(_ entry: DatasetIndex.Entry) -> String {
+        switch format {
+        case .files: return filePath(entry)
+        case .tarShards: return filePath(entry) + "/" + entry.key
+        }
+    }
 }

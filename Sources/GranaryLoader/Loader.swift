@@ -180,9 +180,10 @@ public final class Loader<Element: Sendable>: Sendable {
         for pos in lo..<hi {
             let e = dataset.index.entry(plan.samples[pos])
             switch dataset.format {
-            case .files: reads.append(UpcomingRead(inode: InodeID(e.ref), offset: 0, length: e.length, key: e.key))
+            case .files: reads.append(UpcomingRead(inode: InodeID(e.ref), offset: 0, length: e.length, key: dataset.cacheKey(e)))
             case .tarShards:
-                reads.append(UpcomingRead(inode: dataset.index.shard(Int(e.ref)).inode, offset: e.offset, length: e.length, key: e.key))
+                reads.append(UpcomingRead(inode: dataset.index.shard(Int(e.ref)).inode, offset: e.offset, length: e.length,
+                                          key: dataset.cacheKey(e)))
             }
         }
         client.hint(reads, source: source)
@@ -224,7 +225,7 @@ public final class Loader<Element: Sendable>: Sendable {
         let buffer: IOBuffer
         do { buffer = try await pool.take(Int(length)) } catch { throw .buffers(error) }
         var n: Int
-        do { n = try await client.read(map, path: path, offset: offset, into: buffer.bytes) } catch {
+        do { n = try await client.read(map, path: path, key: dataset.cacheKey(entry), job: source, offset: offset, into: buffer.bytes) } catch {
             // A map from the cache may be out of date (the file rewritten, a stripe moved and its
             // old fragments collected): ask for the current one and read once more.
             guard maps != nil, fileMaps.ttl > 0 else { throw failed(error.description) }
@@ -233,7 +234,9 @@ public final class Loader<Element: Sendable>: Sendable {
             do { current = try await fileMaps.maps([map.inode.id], client: client).map(0) } catch { throw failed(error.description) }
             guard let fresh = current else { throw failed("\(path) no longer exists (deleted since the dataset index was built)") }
             guard fresh.inode.size == map.inode.size else { throw failed("\(path) changed size while being read; read it again") }
-            do { n = try await client.read(fresh, path: path, offset: offset, into: buffer.bytes) } catch { throw failed(error.description) }
+            do { n = try await client.read(fresh, path: path, key: dataset.cacheKey(entry), job: source, offset: offset, into: buffer.bytes) } catch {
+                throw failed(error.description)
+            }
         }
         guard n == Int(length) else { throw failed("\(path): read \(n) of \(length) bytes at offset \(offset) (the file is shorter)") }
         let parts: [Sample.Part]

@@ -36,7 +36,7 @@ public final class StorageNode: Sendable {
             }
         }
         do {
-            server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: StorageService(store: store, logger: logger), logger: logger)
+            server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs), logger: logger)
         } catch { throw .listen(error) }
         // With port 0 in `listen`, advertise the port actually bound.
         let advertise = config.advertise.port == 0 ? Endpoint(host: config.advertise.host, port: server.port) : config.advertise

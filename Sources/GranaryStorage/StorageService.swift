@@ -14,21 +14,31 @@ public struct StorageService: RequestHandler {
     let logger: Logger
     /// Ranged reads land here before they are sent; reused, so no answer pays for fresh pages.
     let buffers = BufferPool()
+    /// Testing only: chunk reads are answered this many milliseconds late.
+    let readLatencyMs: Int
 
-    public init(store: ChunkStore, logger: Logger) {
+    public init(store: ChunkStore, logger: Logger, injectReadLatencyMs: Int = 0) {
         self.store = store
         self.logger = logger
+        self.readLatencyMs = injectReadLatencyMs
     }
 
-    /// Reads (ranged and whole) run on the connection's thread; everything else as a task.
+    /// Reads (ranged and whole) run on the connection's thread; everything else as a task (reads
+    /// too while a latency is injected, so delayed reads overlap as they would on a slow drive).
     public func handleInline(_ request: Request) -> Response? {
+        guard readLatencyMs == 0 else { return nil }
         switch request.type {
         case .readChunk, .getChunk: return answer(request)
         default: return nil
         }
     }
 
-    public func handle(_ request: Request) async -> Response { answer(request) }
+    public func handle(_ request: Request) async -> Response {
+        if readLatencyMs > 0, request.type == .readChunk || request.type == .getChunk {
+            try? await Task.sleep(nanoseconds: UInt64(readLatencyMs) * 1_000_000)
+        }
+        return answer(request)
+    }
 
     private func answer(_ request: Request) -> Response {
         do {

@@ -26,6 +26,16 @@ public struct Authenticator: Sendable {
         return Array(h.finalize())
     }
 
+    /// A name for the cluster that is safe to show and store (the client cache keeps each
+    /// cluster's entries under it): 16 hex digits of an HMAC of a fixed label, so it reveals nothing
+    /// of the secret and differs between clusters.
+    public var clusterFingerprint: String {
+        mac(Array("granary-cluster-fingerprint-v1".utf8), [], []).prefix(8).map { b in
+            let h = String(b, radix: 16)
+            return h.count == 1 ? "0" + h : h
+        }.joined()
+    }
+
     public func clientProof(serverNonce: [UInt8], clientNonce: [UInt8]) -> [UInt8] {
         mac(Self.clientLabel, serverNonce, clientNonce)
     }

@@ -29,6 +29,15 @@ struct ClientOptions: ParsableArguments {
         return (FileClient(managers: cfg.managers, transport: transport, settings: settings, logger: logger), transport)
     }
 
+    /// The client config and the cluster secret it names.
+    func configAndSecret() throws -> (ClientConfig, ClusterSecret) {
+        let cfg: ClientConfig
+        do { cfg = try ClientConfig.load(path: configPath) } catch {
+            throw CLIError("\(error)\n(start a cluster with `granary up`, or pass --config)")
+        }
+        do { return (cfg, try ClusterSecret.load(path: cfg.secretFile)) } catch { throw CLIError("\(error)") }
+    }
+
     func managerClient() throws -> ManagerClient {
         let cfg: ClientConfig
         do { cfg = try ClientConfig.load(path: configPath) } catch {

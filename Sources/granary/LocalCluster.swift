@@ -23,7 +23,8 @@ final class LocalCluster {
     /// Creates `dir` (absolute, or relative to the working directory) with a secret unless it has
     /// one, writes the manager's and the nodes' configs and starts every process. `port` 0 picks
     /// free ports; otherwise the manager gets `port` and the nodes the ones after it.
-    init(dir: String, nodes: Int, drives: Int, port: UInt16, heartbeatTimeoutMs: Int, repair: DaemonConfig.Repair = DaemonConfig.Repair()) throws {
+    init(dir: String, nodes: Int, drives: Int, port: UInt16, heartbeatTimeoutMs: Int, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
+         injectReadLatencyMs: Int = 0) throws {
         let dir = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
         self.dir = dir
         self.nodes = nodes
@@ -48,7 +49,7 @@ final class LocalCluster {
                 let config = "\(dir)/\(name).toml"
                 try FileIO.writeAtomically(config, DaemonConfig.storageTOML(
                     secretFile: secretFile, managers: [managerEndpoint], node: id, listen: Endpoint(host: "127.0.0.1", port: ports[n]),
-                    heartbeatIntervalMs: max(heartbeatTimeoutMs / 5, 50), drives: driveList))
+                    heartbeatIntervalMs: max(heartbeatTimeoutMs / 5, 50), drives: driveList, injectReadLatencyMs: injectReadLatencyMs))
                 try start(name, config)
             }
         } catch {

@@ -12,6 +12,7 @@ struct MountCommand: AsyncParsableCommand {
         discussion: "Reads go through the erasure-coded read path (a storage node dying mid-read does not fail the read). A file created (or opened with O_TRUNC) through the mount appears whole when it is closed, and not at all if its writer is killed; writes into an existing file are copy-on-write overwrites. Without --foreground the mount runs in the background, logging to --log, and the command returns once it is mounted.")
     @Argument(help: "An existing, empty directory.") var mountpoint: String
     @OptionGroup var options: ClientOptions
+    @OptionGroup var cacheOptions: CacheOptions
     @Flag(help: "Refuse every change (EROFS).") var readOnly = false
     @Flag(help: "Let other users use the mount; mode bits, uid and gid are enforced by the kernel.") var allowOther = false
     @Flag(help: "Stay in the foreground until unmounted or interrupted.") var foreground = false
@@ -27,6 +28,7 @@ struct MountCommand: AsyncParsableCommand {
         settings.mapMaxAgeMs = 1_000
         let (client, transport) = try options.fileClient(settings: settings)
         defer { transport.closeAll() }
+        let cache = try cacheOptions.install(on: client, options: options, logger: logger)
         var o = MountOptions()
         o.readOnly = readOnly
         o.allowOther = allowOther
@@ -41,6 +43,10 @@ struct MountCommand: AsyncParsableCommand {
         let signal = await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
             Thread { c.resume(returning: mount.run()) }.start()
         }
+        if let cache {
+            await cache.close()
+            client.setCache(nil)
+        }
         FileHandle.standardError.write(Data("granary: unmounted \(mount.mountpoint)\(signal > 0 ? " (signal \(signal))" : "")\n".utf8))
     }
 
@@ -51,6 +57,10 @@ struct MountCommand: AsyncParsableCommand {
         var args = ["mount", "--foreground", mountpoint, "--config", options.configPath, "--attr-timeout", String(attrTimeout),
                     "--threads", String(threads)]
         if readOnly { args.append("--read-only") }
+        for (flag, value) in [("--cache-policy", cacheOptions.cachePolicy), ("--cache-memory", cacheOptions.cacheMemory),
+                              ("--cache-dir", cacheOptions.cacheDir), ("--cache-disk", cacheOptions.cacheDisk), ("--trace-out", cacheOptions.traceOut)] {
+            if let value { args += [flag, value] }
+        }
         if allowOther { args.append("--allow-other") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]

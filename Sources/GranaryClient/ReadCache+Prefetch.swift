@@ -1,0 +1,74 @@
+import GranaryBuffers
+import GranaryMeta
+import GranaryPrefetch
+
+extension ReadCache {
+    /// The loader's announcement of its next reads: the policy learns the order, the file maps it
+    /// lacks are fetched in one request, and prefetching starts at once.
+    public func upcoming(_ reads: [UpcomingRead], source: String) {
+        let missing: [InodeID] = state.withLock { s in
+            var ids: [Int] = []
+            ids.reserveCapacity(reads.count)
+            var missing = Set<InodeID>()
+            for r in reads where r.length > 0 {
+                let id = s.keys.intern(r.key, size: Int(r.length))
+                s.locators[id] = CacheLocator(inode: r.inode, offset: r.offset, length: Int(r.length), path: r.key)
+                if s.maps[r.inode] == nil { missing.insert(r.inode) }
+                ids.append(id)
+            }
+            s.policy.hint(ids, job: s.keys.job(source))
+            return Array(missing)
+        }
+        if missing.isEmpty { prefetch(); return }
+        Task {
+            if let batch = try? await self.client.meta.fileMaps(missing) {
+                self.state.withLock { s in
+                    for i in missing.indices { if let m = batch.map(i) { self.remember(m, in: &s) } }
+                }
+            }
+            self.prefetch()
+        }
+    }
+
+    /// Issues the fetches the policy wants now: just in time — as many in flight as cover the
+    /// measured fetch time at the measured access rate (twice over, at least two, at most
+    /// `prefetchConcurrency`), each one's room reserved in the memory tier first, so prefetching never
+    /// holds more than the tier's budget and never evicts something the policy needs sooner.
+    func prefetch() {
+        guard settings.prefetchConcurrency > 0, pool != nil else { return }
+        let launch: [(Int, CacheLocator, FileMap)] = state.withLock { s in
+            let lead = min(settings.prefetchConcurrency, max(2, Int((2 * s.fetchSeconds / max(s.gap, 1e-6)).rounded(.up))))
+            let room = lead - s.inflight.count
+            guard room > 0 else { return [] }
+            let t0 = DispatchFreeClock.nanos()
+            let candidates = s.policy.prefetchCandidates(limit: room * 2)
+            s.policyNanos += DispatchFreeClock.nanos() - t0
+            var out: [(Int, CacheLocator, FileMap)] = []
+            for id in candidates where s.memory[id] == nil && s.inflight[id] == nil {
+                guard let loc = s.locators[id], let map = s.maps[loc.inode] else { continue }
+                out.append((id, loc, map))
+                if out.count == room { break }
+            }
+            return out
+        }
+        for (id, loc, map) in launch { startPrefetch(id, loc, map) }
+    }
+
+    private func startPrefetch(_ id: Int, _ loc: CacheLocator, _ map: FileMap) {
+        guard loc.offset < map.inode.size else { return }
+        var cut = loc
+        cut.length = Int(min(Int64(loc.length), map.inode.size - loc.offset))
+        let loc = cut
+        let tag = Self.tag(map, offset: loc.offset, length: loc.length)
+        state.withLock { s in
+            guard s.inflight[id] == nil, s.memory[id] == nil else { return }
+            s.stats.prefetchIssued += 1
+            let task = Task {
+                let r = await self.fetch(id, loc, map, tag: tag, reason: .prefetch)
+                self.prefetch()
+                return r
+            }
+            s.inflight[id] = Inflight(task: task, tag: tag, prefetched: true)
+        }
+    }
+}
