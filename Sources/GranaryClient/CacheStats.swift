@@ -19,6 +19,8 @@ public struct CacheStats: Sendable, Codable, Equatable {
     public var memoryEntries = 0
     public var memoryBytes = 0
     public var memoryCapacity = 0
+    /// The most the memory tier ever held (entries plus fetches under way); never above capacity.
+    public var memoryPeakBytes = 0
     public var diskEntries = 0
     public var diskBytes = 0
     public var diskLimit = 0

@@ -63,12 +63,14 @@ extension ReadCache {
         state.withLock { s in
             guard s.inflight[id] == nil, s.memory[id] == nil else { return }
             s.stats.prefetchIssued += 1
+            s.serial += 1
+            let serial = s.serial
             let task = Task {
-                let r = await self.fetch(id, loc, map, tag: tag, reason: .prefetch)
+                let r = await self.fetch(id, loc, map, tag: tag, reason: .prefetch, serial: serial)
                 self.prefetch()
                 return r
             }
-            s.inflight[id] = Inflight(task: task, tag: tag, prefetched: true)
+            s.inflight[id] = Inflight(task: task, tag: tag, prefetched: true, serial: serial)
         }
     }
 }

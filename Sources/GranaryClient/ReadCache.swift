@@ -32,6 +32,8 @@ public final class ReadCache: ReadHintSink, Sendable {
         var task: Task<Result<CachedBytes, ClientError>, Never>
         var tag: UInt64
         var prefetched: Bool
+        /// Tells this fetch from a later one of the same item (after the file changed).
+        var serial: UInt64
     }
 
     struct State {
@@ -49,6 +51,7 @@ public final class ReadCache: ReadHintSink, Sendable {
         /// Moving averages: seconds between accesses, seconds per fetch.
         var gap = 0.001
         var fetchSeconds = 0.002
+        var serial: UInt64 = 0
 
         init(policy: any CachePolicy, keys: KeyTable) {
             self.policy = policy
@@ -178,8 +181,10 @@ public final class ReadCache: ReadHintSink, Sendable {
             s.policyNanos += DispatchFreeClock.nanos() - t0
             if let found { return found }
             s.stats.misses += 1
-            let task = Task { await self.fetch(id, locator, map, tag: tag, reason: .demand) }
-            s.inflight[id] = Inflight(task: task, tag: tag, prefetched: false)
+            s.serial += 1
+            let serial = s.serial
+            let task = Task { await self.fetch(id, locator, map, tag: tag, reason: .demand, serial: serial) }
+            s.inflight[id] = Inflight(task: task, tag: tag, prefetched: false, serial: serial)
             return .waiting(task, prefetched: false)
         }
     }
@@ -187,7 +192,8 @@ public final class ReadCache: ReadHintSink, Sendable {
     /// Fetches an item — from the disk tier when it holds it, else from the storage nodes — into a
     /// memory-tier buffer when the policy admits it (room reserved first), else into a buffer of
     /// its own; bytes from the storage nodes also go to the disk tier.
-    func fetch(_ id: Int, _ loc: CacheLocator, _ map: FileMap, tag: UInt64, reason: AdmitReason) async -> Result<CachedBytes, ClientError> {
+    func fetch(_ id: Int, _ loc: CacheLocator, _ map: FileMap, tag: UInt64, reason: AdmitReason,
+               serial: UInt64) async -> Result<CachedBytes, ClientError> {
         let start = FileClient.seconds()
         var bytes: CachedBytes
         var reserved = false
@@ -200,7 +206,7 @@ public final class ReadCache: ReadHintSink, Sendable {
             }
         } else {
             if reason == .prefetch {
-                state.withLock { _ = $0.inflight.removeValue(forKey: id) }
+                state.withLock { s in if s.inflight[id]?.serial == serial { s.inflight[id] = nil } }
                 return .failure(.cacheUnavailable(directory: "(memory)", reason: "no room"))
             }
             bytes = .owned(OwnedBuffer(count: loc.length))
@@ -223,7 +229,7 @@ public final class ReadCache: ReadHintSink, Sendable {
         }
         let took = FileClient.seconds() - start
         state.withLock { s in
-            s.inflight[id] = nil
+            if s.inflight[id]?.serial == serial { s.inflight[id] = nil }
             s.fetchSeconds += (took - s.fetchSeconds) * 0.1
             if failure != nil {
                 if reason == .prefetch { s.stats.prefetchFailed += 1 }
@@ -264,6 +270,7 @@ public final class ReadCache: ReadHintSink, Sendable {
                 evict(victim, in: &s)
             }
             s.charged += charge
+            s.stats.memoryPeakBytes = max(s.stats.memoryPeakBytes, s.charged)
             return true
         }
     }
@@ -277,6 +284,7 @@ public final class ReadCache: ReadHintSink, Sendable {
     /// Puts a filled buffer in the memory tier (its room already reserved).
     func install(_ id: Int, buffer: IOBuffer, tag: UInt64, reason: AdmitReason) {
         state.withLock { s in
+            if s.memory[id] != nil { evict(id, in: &s) }
             s.memory[id] = MemoryEntry(buffer: buffer, tag: tag, charged: buffer.capacity, prefetched: reason == .prefetch, used: false)
             s.policy.inserted(id, size: buffer.count, reason: reason)
             s.stats.memoryEntries = s.memory.count

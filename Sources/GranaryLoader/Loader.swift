@@ -1,6 +1,8 @@
 import GranaryBuffers
 import GranaryClient
+import GranaryCore
 import GranaryMeta
+import Logging
 import Synchronization
 
 /// Streams a dataset's samples as batches, epoch by epoch: seeded shuffle, rank sharding, reads
@@ -59,6 +61,16 @@ public final class Loader<Element: Sendable>: Sendable {
         guard needed <= pool.configuration.limitBytes else {
             throw .poolTooSmall(needed: needed, limit: pool.configuration.limitBytes,
                                 reason: "\(configuration.prefetchBatches + 3) batches of \(configuration.batchSize) samples of up to \(largest) bytes")
+        }
+        if configuration.prefetchMemoryBytes > 0, client.cache == nil, !client.hasHintSink {
+            var settings = CacheSettings()
+            settings.policy = .hinted
+            settings.memoryBytes = configuration.prefetchMemoryBytes
+            settings.directory = nil
+            settings.lockMemory = pool.configuration.lockMemory
+            do {
+                client.setCache(try ReadCache(client: client, settings: settings, namespace: "loader", logger: Logger(label: "granary.loader.cache")))
+            } catch { throw .client(error) }
         }
         self.dataset = dataset
         self.client = client

@@ -25,10 +25,15 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
     public var metadataCacheSeconds: Double
     /// The most sample files whose maps are kept (about 200 bytes each).
     public var metadataCacheEntries: Int
+    /// Memory for hinted prefetch: a loader whose client has no cache (and no other hint sink)
+    /// installs a read cache of this size with the hinted policy, which fetches the announced
+    /// samples just in time. 0 turns it off.
+    public var prefetchMemoryBytes: Int
 
     public init(batchSize: Int = 32, dropLast: Bool = false, shuffle: Bool = true, seed: UInt64 = 0, rank: Int = 0,
                 worldSize: Int = 1, concurrentReads: Int = 32, prefetchBatches: Int = 2, hintBatches: Int = 4,
-                onError: SampleErrorPolicy = .fail, metadataCacheSeconds: Double = 600, metadataCacheEntries: Int = 2_000_000) {
+                onError: SampleErrorPolicy = .fail, metadataCacheSeconds: Double = 600, metadataCacheEntries: Int = 2_000_000,
+                prefetchMemoryBytes: Int = 256 << 20) {
         self.batchSize = batchSize
         self.dropLast = dropLast
         self.shuffle = shuffle
@@ -41,6 +46,7 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
         self.onError = onError
         self.metadataCacheSeconds = metadataCacheSeconds
         self.metadataCacheEntries = metadataCacheEntries
+        self.prefetchMemoryBytes = prefetchMemoryBytes
     }
 
     /// Throws `.invalidConfiguration` naming the first field out of range.
@@ -55,6 +61,7 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
         guard metadataCacheSeconds >= 0, metadataCacheSeconds.isFinite else {
             throw bad("metadataCacheSeconds", "must be a finite number of seconds ≥ 0, got \(metadataCacheSeconds)")
         }
+        guard prefetchMemoryBytes >= 0 else { throw bad("prefetchMemoryBytes", "must not be negative, got \(prefetchMemoryBytes)") }
         guard metadataCacheEntries >= 0 else { throw bad("metadataCacheEntries", "must not be negative, got \(metadataCacheEntries)") }
     }
 }

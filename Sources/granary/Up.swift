@@ -156,6 +156,12 @@ struct Up: AsyncParsableCommand {
         try? FileIO.makeDirectories(path)
         let transport = TCPTransport(secret: secret, logger: logger)
         let client = FileClient(managers: [managerEndpoint], transport: transport, logger: logger)
+        // The mount reads through the learned cache (memory only: `granary up` leaves no cache
+        // directory behind).
+        var cacheSettings = CacheSettings()
+        cacheSettings.directory = nil
+        cacheSettings.memoryBytes = 256 << 20
+        if let cache = try? ReadCache(client: client, settings: cacheSettings, namespace: "up", logger: logger) { client.setCache(cache) }
         let m: FUSEMount
         do {
             m = try FUSEMount(mountpoint: path, fileSystem: GranaryFileSystem(client: client, options: MountOptions(), logger: logger), logger: logger)

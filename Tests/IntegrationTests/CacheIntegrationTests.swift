@@ -1,7 +1,9 @@
 import Foundation
 import GranaryClient
 import GranaryCore
+import GranaryBuffers
 import GranaryFUSE
+import GranaryLoader
 import GranaryMeta
 import GranaryPrefetch
 import Logging
@@ -53,6 +55,8 @@ extension IntegrationSuites {
             let a = Self.bytes(50_000, 1)
             try await client.writeFile("/c/a", bytes: a)
             let cache = try ReadCache(client: client, settings: Self.settings(memory: 8 << 20, dir: nil), namespace: "t", logger: cluster.logger)
+            let traceFile = cluster.dir + "/trace.jsonl"
+            try cache.startBackground(traceOut: traceFile)
             #expect(try await Self.read(cache, client, "/c/a") == a)
             #expect(try await Self.read(cache, client, "/c/a") == a)
             var s = cache.stats
@@ -72,6 +76,13 @@ extension IntegrationSuites {
             let part = OwnedBuffer(count: 1000)
             #expect(try await cache.read(map, path: "/c/a", key: "/c/a#x", job: "test", offset: 49_500, into: part.raw) == 500)
             #expect(Array(part.bytes[0..<500]) == Array(b[49_500...]))
+            // The trace file holds every access, in order, as the ring does.
+            await cache.close()
+            let written = try TraceReader.readAll(path: traceFile)
+            #expect(written.map(\.key) == ["/c/a", "/c/a", "/c/a", "/c/a#x"])
+            #expect(written.map(\.size) == [50_000, 50_000, 50_000, 500])
+            #expect(written.last?.offset == 49_500)
+            #expect(written == cache.trace.snapshot())
         }
 
         @Test func diskTierSurvivesRestartAndACorruptEntryIsFetchedAgain() async throws {
@@ -154,6 +165,41 @@ extension IntegrationSuites {
             #expect(s.misses <= 5)
             #expect(s.memoryHits + s.lateHits >= 5)
             #expect(cache.trace.snapshot().contains { $0.key.hasSuffix("/large#3") })
+        }
+    
+        @Test func loaderPrefetchesAnnouncedSamplesWithinItsBudget() async throws {
+            let cluster = try ClusterHarness(nodes: 3, drives: 2)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 3 && $0.allUp } != nil)
+            let (client, t) = ErasureIntegrationTests.client(cluster)
+            defer { t.closeAll() }
+            let files = try await LoaderIntegrationTests.imageFolder(cluster, client)
+            let dataset = try await Dataset.open("/ds/img", format: .files(extensions: ["bin"]), label: .pathComponent(-2), client: client)
+            let budget = 256 << 10
+            let config = LoaderConfiguration(batchSize: 4, seed: 3, concurrentReads: 2, prefetchBatches: 1, hintBatches: 3,
+                                             prefetchMemoryBytes: budget)
+            let loader = try Loader(dataset: dataset, client: client, pool: try LoaderIntegrationTests.pool(cluster), configuration: config)
+            let cache = try #require(client.cache)
+            defer { client.setCache(nil) }
+            #expect(cache.stats.policy == "hinted")
+            for epoch in 0..<2 {
+                var seen = 0
+                for try await batch in loader.epoch(epoch) {
+                    for sample in batch {
+                        #expect(Array(sample.bytes) == files[sample.key], "sample \(sample.key)")
+                        seen += 1
+                    }
+                }
+                #expect(seen == files.count)
+            }
+            let s = cache.stats
+            #expect(s.prefetchIssued > 0)
+            #expect(s.prefetchUsed > 0)
+            #expect(s.memoryHits + s.lateHits > 0)
+            // The announced samples are fetched no further ahead than the budget allows.
+            #expect(s.memoryPeakBytes <= budget)
+            #expect(s.memoryBytes <= budget)
+            #expect(cache.trace.snapshot().allSatisfy { $0.job.hasPrefix("loader /ds/img") })
         }
     }
 }
