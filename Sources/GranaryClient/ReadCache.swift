@@ -114,7 +114,20 @@ public final class ReadCache: ReadHintSink, Sendable {
                      into out: UnsafeMutableRawBufferPointer) async throws(ClientError) -> Int {
         guard offset >= 0, offset < map.inode.size else { return 0 }
         let length = Int(min(Int64(out.count), map.inode.size - offset))
-        let target = UnsafeMutableRawBufferPointer(rebasing: out[0..<length])
+        return try await read(map, path: path, key: key, job: job, offset: offset, length: length, part: 0..<length, into: out)
+    }
+
+    /// Reads the item `key` — file bytes `offset ..< offset + length` — through the cache, but
+    /// copies only its bytes `part` (relative to the item) into `out`: a mount answering the
+    /// kernel's 128 KiB request from a cached 1 MiB block. Returns how many bytes were copied.
+    public func read(_ map: FileMap, path: String, key: String, job: String, offset: Int64, length itemLength: Int,
+                     part wanted: Range<Int>, into out: UnsafeMutableRawBufferPointer) async throws(ClientError) -> Int {
+        guard offset >= 0, offset < map.inode.size, itemLength > 0 else { return 0 }
+        let length = Int(min(Int64(itemLength), map.inode.size - offset))
+        let part = max(0, wanted.lowerBound)..<min(length, wanted.upperBound)
+        guard !part.isEmpty, out.count >= part.count else { return 0 }
+        let target = UnsafeMutableRawBufferPointer(rebasing: out[0..<part.count])
+        func deliver(_ bytes: UnsafeRawBufferPointer) { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[part])) }
         let tag = Self.tag(map, offset: offset, length: length)
         let now = FileClient.seconds()
         let locator = CacheLocator(inode: map.inode.id, offset: offset, length: length, path: path)
@@ -123,8 +136,8 @@ public final class ReadCache: ReadHintSink, Sendable {
         defer { prefetch() }
         switch found {
         case let .memory(buffer):
-            target.copyMemory(from: UnsafeRawBufferPointer(buffer.bytes))
-            return length
+            deliver(UnsafeRawBufferPointer(buffer.bytes))
+            return part.count
         case let .waiting(task, prefetched):
             let result = await task.value
             let took = FileClient.seconds() - now
@@ -134,13 +147,13 @@ public final class ReadCache: ReadHintSink, Sendable {
             }
             switch result {
             case let .success(bytes) where bytes.raw.count == length:
-                target.copyMemory(from: bytes.raw)
-                return length
+                deliver(bytes.raw)
+                return part.count
             case let .failure(error) where !prefetched:
                 throw error
             default:
                 // A prefetch that failed: read it ourselves, so a real failure is reported.
-                return try await client.read(map, path: path, offset: offset, into: target)
+                return try await client.read(map, path: path, offset: offset + Int64(part.lowerBound), into: target)
             }
         }
     }
@@ -302,7 +315,7 @@ public final class ReadCache: ReadHintSink, Sendable {
     }
 
     func remember(_ map: FileMap, in s: inout State) {
-        if s.maps.count > 100_000 { s.maps.removeAll(keepingCapacity: true) }
+        if s.maps.count > 20_000 { s.maps.removeAll(keepingCapacity: true) }
         s.maps[map.inode.id] = map
     }
 

@@ -6,8 +6,7 @@ import GranaryMeta
 /// the policy sees whole samples and sequential streams rather than the kernel's request sizes.
 ///
 /// Guarantees the bytes returned are exactly those of `offset ..< offset + count` (cut at the end of
-/// the file); a block the request covers whole is read straight into the kernel's buffer, a block it
-/// covers in part is read whole into a scratch buffer and the part copied.
+/// the file); the cache holds (and fetches) whole items and copies out only the part asked for.
 struct CachedReader {
     let cache: ReadCache
     let map: FileMap
@@ -36,20 +35,13 @@ struct CachedReader {
         return Int(end - offset)
     }
 
-    /// Reads item `key` (file bytes `from ..< to`) and puts its part `want` into `out`, whose first
-    /// byte is file byte `outOffset`.
+    /// Reads item `key` (file bytes `from ..< to`) through the cache and puts its part `want` into
+    /// `out`, whose first byte is file byte `outOffset`.
     private func piece(key: String, from: Int64, to: Int64, want: Range<Int64>, out: UnsafeMutableRawBufferPointer,
                        outOffset: Int64) async throws -> Int {
         let dst = UnsafeMutableRawBufferPointer(rebasing: out[Int(want.lowerBound - outOffset)..<Int(want.upperBound - outOffset)])
-        if want.lowerBound == from, want.upperBound == to {
-            return try await cache.read(map, path: path, key: key, job: job, offset: from, into: dst)
-        }
-        let scratch = OwnedBuffer(count: Int(to - from))
-        let n = try await cache.read(map, path: path, key: key, job: job, offset: from, into: scratch.raw)
-        let lo = Int(want.lowerBound - from), hi = min(n, Int(want.upperBound - from))
-        guard hi > lo else { return 0 }
-        dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch.raw[lo..<hi]))
-        return hi - lo
+        return try await cache.read(map, path: path, key: key, job: job, offset: from, length: Int(to - from),
+                                    part: Int(want.lowerBound - from)..<Int(want.upperBound - from), into: dst)
     }
 
     /// Tells the cache about every block of a large file, so a sequential reader's next blocks can
