@@ -13,18 +13,23 @@ extension ReadCache {
             for r in reads where r.length > 0 {
                 let id = s.keys.intern(r.key, size: Int(r.length))
                 s.locators[id] = CacheLocator(inode: r.inode, offset: r.offset, length: Int(r.length), path: r.key)
-                if s.maps[r.inode] == nil { missing.insert(r.inode) }
+                if s.maps[r.inode] == nil, !s.mapsRequested.contains(r.inode) { missing.insert(r.inode) }
                 ids.append(id)
             }
             s.policy.hint(ids, job: s.keys.job(source))
+            s.mapsRequested.formUnion(missing)
             return Array(missing)
         }
         if missing.isEmpty { prefetch(); return }
+        let source = mapSource.withLock { $0 }
         Task {
-            if let batch = try? await self.client.meta.fileMaps(missing) {
-                self.state.withLock { s in
-                    for i in missing.indices { if let m = batch.map(i) { self.remember(m, in: &s) } }
-                }
+            let fetched: FileMapBatch?
+            if let source { fetched = try? await source.maps(missing, client: self.client) } else {
+                fetched = try? await self.client.meta.fileMaps(missing)
+            }
+            self.state.withLock { s in
+                s.mapsRequested.subtract(missing)
+                if let batch = fetched { for i in missing.indices { if let m = batch.map(i) { self.remember(m, in: &s) } } }
             }
             self.prefetch()
         }
@@ -60,8 +65,10 @@ extension ReadCache {
         cut.length = Int(min(Int64(loc.length), map.inode.size - loc.offset))
         let loc = cut
         let tag = Self.tag(map, offset: loc.offset, length: loc.length)
-        state.withLock { s in
-            guard s.inflight[id] == nil, s.memory[id] == nil else { return }
+        // Room first: a prefetch the policy will not make room for is never issued.
+        guard reserve(id, size: loc.length, reason: .prefetch) else { return }
+        let issued: Bool = state.withLock { s in
+            guard s.inflight[id] == nil, s.memory[id] == nil else { return false }
             s.stats.prefetchIssued += 1
             s.serial += 1
             let serial = s.serial
@@ -71,6 +78,8 @@ extension ReadCache {
                 return r
             }
             s.inflight[id] = Inflight(task: task, tag: tag, prefetched: true, serial: serial)
+            return true
         }
+        if !issued { unreserve(loc.length) }
     }
 }

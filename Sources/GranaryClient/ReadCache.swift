@@ -44,6 +44,9 @@ public final class ReadCache: ReadHintSink, Sendable {
         var charged = 0
         var locators: [Int: CacheLocator] = [:]
         var maps: [InodeID: FileMap] = [:]
+        /// Maps asked for and not yet back: the next announcement must not ask for them again
+        /// (the managers are the first thing a cold epoch waits on).
+        var mapsRequested = Set<InodeID>()
         var inflight: [Int: Inflight] = [:]
         var stats = CacheStats()
         var policyNanos: UInt64 = 0
@@ -69,6 +72,14 @@ public final class ReadCache: ReadHintSink, Sendable {
     let logger: Logger
     let opened = FileClient.seconds()
     let background = Mutex<Task<Void, Never>?>(nil)
+    /// Where announced reads' file maps come from: a loader's cache of them, shared so the loader
+    /// and its prefetcher ask the managers once per file.
+    let mapSource = Mutex<FileMapCache?>(nil)
+
+    /// Shares a loader's file-map cache with this cache's prefetcher (the first one given stays).
+    public func shareMaps(_ source: FileMapCache) {
+        mapSource.withLock { if $0 == nil { $0 = source } }
+    }
 
     /// A cache for `client` under `settings`, its policy made by `policy` (over the cache's key
     /// table); `namespace` names the cluster in the disk tier (so two clusters never share entries).
@@ -131,7 +142,7 @@ public final class ReadCache: ReadHintSink, Sendable {
         let tag = Self.tag(map, offset: offset, length: length)
         let now = FileClient.seconds()
         let locator = CacheLocator(inode: map.inode.id, offset: offset, length: length, path: path)
-        let found = lookup(map, locator: locator, key: key, job: job, tag: tag, now: now)
+        let (id, found) = lookup(map, locator: locator, key: key, job: job, tag: tag, now: now)
         trace.record(TraceRecord(t: now - opened, job: job, key: key, size: length, offset: offset))
         defer { prefetch() }
         switch found {
@@ -142,7 +153,13 @@ public final class ReadCache: ReadHintSink, Sendable {
             let result = await task.value
             let took = FileClient.seconds() - now
             state.withLock { s in
-                if prefetched { s.stats.lateHits += 1 }
+                if prefetched {
+                    s.stats.lateHits += 1
+                    if var e = s.memory[id], e.prefetched {
+                        e.used = true
+                        s.memory[id] = e
+                    }
+                }
                 s.stats.stallSeconds += took
             }
             switch result {
@@ -165,7 +182,7 @@ public final class ReadCache: ReadHintSink, Sendable {
     }
 
     /// Records the access and finds the item in memory or under way, or starts its fetch.
-    private func lookup(_ map: FileMap, locator: CacheLocator, key: String, job: String, tag: UInt64, now: Double) -> Found {
+    private func lookup(_ map: FileMap, locator: CacheLocator, key: String, job: String, tag: UInt64, now: Double) -> (Int, Found) {
         state.withLock { s in
             let id = s.keys.intern(key, size: locator.length)
             s.locators[id] = locator
@@ -192,13 +209,13 @@ public final class ReadCache: ReadHintSink, Sendable {
             let t0 = DispatchFreeClock.nanos()
             s.policy.accessed(access, cached: found != nil)
             s.policyNanos += DispatchFreeClock.nanos() - t0
-            if let found { return found }
+            if let found { return (id, found) }
             s.stats.misses += 1
             s.serial += 1
             let serial = s.serial
             let task = Task { await self.fetch(id, locator, map, tag: tag, reason: .demand, serial: serial) }
             s.inflight[id] = Inflight(task: task, tag: tag, prefetched: false, serial: serial)
-            return .waiting(task, prefetched: false)
+            return (id, .waiting(task, prefetched: false))
         }
     }
 
@@ -209,18 +226,19 @@ public final class ReadCache: ReadHintSink, Sendable {
                serial: UInt64) async -> Result<CachedBytes, ClientError> {
         let start = FileClient.seconds()
         var bytes: CachedBytes
-        var reserved = false
-        if let pool, reserve(id, size: loc.length, reason: reason) {
-            reserved = true
-            if let b = try? pool.tryTake(loc.length) { bytes = .pooled(b) } else {
-                unreserve(loc.length)
-                reserved = false
-                bytes = .owned(OwnedBuffer(count: loc.length))
-            }
+        // A prefetch had its room reserved before it was issued; a demand fetch asks now.
+        var reserved = reason == .prefetch || reserve(id, size: loc.length, reason: reason)
+        if reserved, let pool, let b = try? pool.tryTake(loc.length) {
+            bytes = .pooled(b)
         } else {
+            if reserved { unreserve(loc.length) }
+            reserved = false
             if reason == .prefetch {
-                state.withLock { s in if s.inflight[id]?.serial == serial { s.inflight[id] = nil } }
-                return .failure(.cacheUnavailable(directory: "(memory)", reason: "no room"))
+                state.withLock { s in
+                    if s.inflight[id]?.serial == serial { s.inflight[id] = nil }
+                    s.stats.prefetchFailed += 1
+                }
+                return .failure(.cacheUnavailable(directory: "(memory)", reason: "no buffer for a prefetch of \(loc.length) bytes"))
             }
             bytes = .owned(OwnedBuffer(count: loc.length))
         }
@@ -314,8 +332,14 @@ public final class ReadCache: ReadHintSink, Sendable {
         s.stats.memoryBytes = s.charged
     }
 
+    /// File maps kept for prefetching (a few hundred bytes each).
+    static let mapsKept = 100_000
+
     func remember(_ map: FileMap, in s: inout State) {
-        if s.maps.count > 20_000 { s.maps.removeAll(keepingCapacity: true) }
+        if s.maps.count >= Self.mapsKept {
+            // Forget a tenth (arbitrary ones): a forgotten map is fetched again when needed.
+            for k in Array(s.maps.keys.prefix(Self.mapsKept / 10)) { s.maps[k] = nil }
+        }
         s.maps[map.inode.id] = map
     }
 

@@ -29,7 +29,7 @@ public struct CacheSettings: Sendable, Equatable, Codable {
     /// Large files are cached in blocks of this size (a file up to it is one item).
     public var blockBytes: Int = 1 << 20
     /// Prefetches in flight at most.
-    public var prefetchConcurrency: Int = 16
+    public var prefetchConcurrency: Int = 32
     /// Accesses kept in the in-memory trace ring.
     public var traceCapacity: Int = 1 << 16
     /// Lock the memory tier's buffers in RAM.

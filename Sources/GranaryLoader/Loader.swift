@@ -68,6 +68,9 @@ public final class Loader<Element: Sendable>: Sendable {
             settings.memoryBytes = configuration.prefetchMemoryBytes
             settings.directory = nil
             settings.lockMemory = pool.configuration.lockMemory
+            // Fetching ahead must be at least as wide as the loader's own reads, or the reads end
+            // up waiting on a narrower pipe of prefetches.
+            settings.prefetchConcurrency = max(settings.prefetchConcurrency, configuration.concurrentReads)
             do {
                 client.setCache(try ReadCache(client: client, settings: settings, namespace: "loader", logger: Logger(label: "granary.loader.cache")))
             } catch { throw .client(error) }
@@ -79,6 +82,7 @@ public final class Loader<Element: Sendable>: Sendable {
         self.transform = transform
         current = Mutex(saved ?? fresh)
         fileMaps = FileMapCache(ttl: configuration.metadataCacheSeconds, capacity: configuration.metadataCacheEntries)
+        if configuration.metadataCacheSeconds > 0 { client.cache?.shareMaps(fileMaps) }
         source = "loader \(dataset.root) rank \(configuration.rank)/\(configuration.worldSize)"
     }
 
@@ -182,11 +186,14 @@ public final class Loader<Element: Sendable>: Sendable {
         }
     }
 
-    /// Publishes the reads of batches `from ..< from + hintBatches` to the client's prefetcher.
+    /// Publishes the reads of the batches the loader is reading (`from` and the `prefetchBatches`
+    /// after it) and of `hintBatches` more beyond them to the client's prefetcher, so it can fetch
+    /// further ahead than the loader's own reads.
     func hint(_ plan: EpochPlan, from batch: Int) {
         guard configuration.hintBatches > 0, batch < plan.batchCount, client.hasHintSink else { return }
         let lo = plan.batchRange(batch).lowerBound
-        let hi = plan.batchRange(min(plan.batchCount, batch + configuration.hintBatches) - 1).upperBound
+        let span = configuration.prefetchBatches + 1 + configuration.hintBatches
+        let hi = plan.batchRange(min(plan.batchCount, batch + span) - 1).upperBound
         var reads: [UpcomingRead] = []
         reads.reserveCapacity(hi - lo)
         for pos in lo..<hi {

@@ -15,7 +15,8 @@ public struct LoaderConfiguration: Sendable, Equatable, Codable {
     public var concurrentReads: Int
     /// Batches read ahead of the one the caller is working on.
     public var prefetchBatches: Int
-    /// Batches of upcoming sample order published to the client's prefetcher.
+    /// Batches of upcoming sample order published to the client's prefetcher beyond the ones the
+    /// loader is reading itself (`prefetchBatches` + 1).
     public var hintBatches: Int
     /// What an unreadable sample does: fail its batch, or be skipped and counted.
     public var onError: SampleErrorPolicy

@@ -8,68 +8,121 @@
 /// needed before the current victim — so prefetching never evicts something needed earlier.
 /// Without any hint it is exactly LRU.
 ///
-/// Cost: O(window) per `hint`; `victim` walks at most (total window length + 1) LRU entries.
+/// Cost: O(1) per call when a job's window slides by the reads it consumed (the data-loader
+/// case; O(window) otherwise), except `prefetchCandidates`, which resumes where the previous call
+/// found the windows cached.
 public final class HintedPolicy: CachePolicy {
     public let name = "hinted"
-    private var order = RecencyList()
-    private var windows: [[Int]] = []
-    /// Per job, the index in its window of the first read not yet consumed.
-    private var offsets: [Int] = []
-    /// Per job, per item: index of the item's first unconsumed occurrence in the window, or -1.
-    private var position: [[Int32]] = []
-    private var windowTotal = 0
+    /// Cached items that no window needs, least recently used first: the eviction order.
+    private var unneeded = RecencyList()
+    private var isCached: [Bool] = []
+    /// How many jobs' windows hold each item (unconsumed).
+    private var windowsHolding: [Int32] = []
+
+    private struct Window {
+        var items: [Int] = []
+        /// Sequence number of `items[0]` among all reads this job has announced.
+        var base = 0
+        /// Index in `items` of the first read not yet consumed.
+        var offset = 0
+        /// Per item: sequence number of its first unconsumed occurrence, or -1.
+        var position: [Int] = []
+        /// Entries from `offset` on known to be cached, so candidate scans resume there.
+        var covered = 0
+        var remaining: Int { items.count - offset }
+    }
+    private var windows: [Window] = []
     private var pendingNeed: Int?
 
     public init() {}
 
+    private func ensure(item: Int) {
+        guard item >= isCached.count else { return }
+        let n = max(item + 1, 2 * isCached.count)
+        isCached.append(contentsOf: repeatElement(false, count: n - isCached.count))
+        windowsHolding.append(contentsOf: repeatElement(0, count: n - windowsHolding.count))
+    }
+
     private func ensure(job: Int, item: Int) {
-        while windows.count <= job {
-            windows.append([])
-            offsets.append(0)
-            position.append([])
-        }
-        if item >= position[job].count {
-            let n = max(item + 1, position[job].count * 2)
-            position[job].append(contentsOf: repeatElement(-1, count: n - position[job].count))
+        ensure(item: item)
+        while windows.count <= job { windows.append(Window()) }
+        if item >= windows[job].position.count {
+            let n = max(item + 1, 2 * windows[job].position.count)
+            windows[job].position.append(contentsOf: repeatElement(-1, count: n - windows[job].position.count))
         }
     }
 
     /// How many reads from now some job needs `item` (0 = next), or nil if no window has it.
     private func need(_ item: Int) -> Int? {
-        var best: Int?
-        for j in 0..<windows.count where item < position[j].count {
-            let p = Int(position[j][item])
-            if p >= 0 { best = min(best ?? .max, p - offsets[j]) }
+        guard item < windowsHolding.count, windowsHolding[item] > 0 else { return nil }
+        var best = Int.max
+        for w in windows where item < w.position.count && w.position[item] >= 0 {
+            best = min(best, w.position[item] - w.base - w.offset)
         }
         return best
     }
 
+    /// `item` entered (+1) or left (−1) one job's window.
+    private func holding(_ item: Int, _ delta: Int32) {
+        let before = windowsHolding[item]
+        windowsHolding[item] += delta
+        guard isCached[item] else { return }
+        if before == 0 && delta > 0 { unneeded.remove(item) }
+        if windowsHolding[item] == 0 && before > 0 { unneeded.touch(item) }
+    }
+
     public func hint(_ upcoming: [Int], job: Int) {
         ensure(job: job, item: upcoming.max() ?? 0)
-        for item in windows[job] where item < position[job].count { position[job][item] = -1 }
-        windowTotal += upcoming.count - (windows[job].count - offsets[job])
-        for (p, item) in upcoming.enumerated() where item >= 0 && position[job][item] < 0 {
-            position[job][item] = Int32(p)
+        var w = windows[job]
+        windows[job] = Window()  // keep `w` uniquely referenced while it is edited
+        let kept = w.remaining
+        let slid = kept <= upcoming.count && zip(w.items[w.offset...], upcoming).allSatisfy { $0 == $1 }
+        if slid {
+            // The loader consumed reads and announced more: only the new tail is new.
+            w.base += w.offset
+            for p in kept..<upcoming.count where w.position[upcoming[p]] < 0 {
+                w.position[upcoming[p]] = w.base + p
+                holding(upcoming[p], 1)
+            }
+        } else {
+            for item in w.items[w.offset...] where w.position[item] >= 0 {
+                w.position[item] = -1
+                holding(item, -1)
+            }
+            w.base += w.items.count
+            w.covered = 0
+            for (p, item) in upcoming.enumerated() where w.position[item] < 0 {
+                w.position[item] = w.base + p
+                holding(item, 1)
+            }
         }
-        windows[job] = upcoming
-        offsets[job] = 0
+        w.items = upcoming
+        w.offset = 0
+        windows[job] = w
     }
 
     public func accessed(_ access: Access, cached: Bool) {
         pendingNeed = nil
         let j = access.job, i = access.item
-        if j < windows.count, offsets[j] < windows[j].count, windows[j][offsets[j]] == i {
+        if j < windows.count, windows[j].offset < windows[j].items.count, windows[j].items[windows[j].offset] == i {
             // The job consumed the head of its window; the item's need moves to its next occurrence.
-            offsets[j] += 1
-            windowTotal -= 1
-            position[j][i] = -1
-            if let next = windows[j][offsets[j]...].firstIndex(of: i) { position[j][i] = Int32(next) }
+            var w = windows[j]
+            windows[j] = Window()
+            w.offset += 1
+            w.covered = max(0, w.covered - 1)
+            if let next = w.items[w.offset...].firstIndex(of: i) {
+                w.position[i] = w.base + next
+            } else {
+                w.position[i] = -1
+                holding(i, -1)
+            }
+            windows[j] = w
         }
-        if cached { order.touch(i) }
+        if cached, i < windowsHolding.count, windowsHolding[i] == 0 { unneeded.touch(i) }
     }
 
     public func admit(_ item: Int, size: Int, reason: AdmitReason, full: Bool) -> Bool {
-        guard full, windowTotal > 0 else { return true }
+        guard full, windows.contains(where: { $0.remaining > 0 }) else { return true }
         guard let n = need(item) else { return false }
         if let v = victim(), let vn = need(v), vn <= n { return false }
         pendingNeed = n
@@ -77,43 +130,56 @@ public final class HintedPolicy: CachePolicy {
     }
 
     public func victim() -> Int? {
-        var steps = 0
-        var node = order.leastRecent
-        while let item = node, steps <= windowTotal {
-            if need(item) == nil { return item }
-            node = order.newer(than: item)
-            steps += 1
-        }
-        // Every cached item near the LRU end is needed: evict the one needed latest.
+        if let item = unneeded.leastRecent { return item }
+        // Every cached item is needed: evict the one needed latest.
         var latest: (item: Int, need: Int)?
-        for j in 0..<windows.count {
-            for p in offsets[j]..<windows[j].count {
-                let item = windows[j][p]
-                guard order.contains(item), let n = need(item), n > (latest?.need ?? -1) else { continue }
+        for w in windows {
+            for p in w.offset..<w.items.count {
+                let item = w.items[p]
+                guard isCached[item], let n = need(item), n > (latest?.need ?? -1) else { continue }
                 latest = (item, n)
             }
         }
-        guard let latest else { return order.leastRecent }
+        guard let latest else { return nil }
         if let p = pendingNeed, latest.need <= p { return nil }
         return latest.item
     }
 
     public func inserted(_ item: Int, size: Int, reason: AdmitReason) {
+        ensure(item: item)
         pendingNeed = nil
-        order.touch(item)
+        isCached[item] = true
+        if windowsHolding[item] == 0 { unneeded.touch(item) }
     }
 
-    public func removed(_ item: Int) { order.remove(item) }
+    public func removed(_ item: Int) {
+        guard item < isCached.count, isCached[item] else { return }
+        isCached[item] = false
+        unneeded.remove(item)
+        // A needed item left: windows that had it covered must be scanned again from there.
+        for j in windows.indices where item < windows[j].position.count && windows[j].position[item] >= 0 {
+            let rel = windows[j].position[item] - windows[j].base - windows[j].offset
+            windows[j].covered = min(windows[j].covered, max(0, rel))
+        }
+    }
 
     public func prefetchCandidates(limit: Int) -> [Int] {
-        guard windowTotal > 0, limit > 0 else { return [] }
+        guard limit > 0, windows.contains(where: { $0.remaining > 0 }) else { return [] }
         let victimNeed = victim().flatMap(need) ?? .max
+        let longest = windows.map(\.remaining).max() ?? 0
+        let start = windows.map(\.covered).min() ?? 0, end = min(longest, victimNeed)
+        guard start < end else { return [] }
         var out: [Int] = []
-        let longest = windows.indices.map { windows[$0].count - offsets[$0] }.max() ?? 0
-        for d in 0..<min(longest, victimNeed) {
-            for j in 0..<windows.count where offsets[j] + d < windows[j].count {
-                let item = windows[j][offsets[j] + d]
-                if !order.contains(item), !out.contains(item) {
+        var open = [Bool](repeating: true, count: windows.count)
+        for d in start..<end {
+            for j in windows.indices where d < windows[j].remaining && d >= windows[j].covered {
+                let item = windows[j].items[windows[j].offset + d]
+                if isCached[item] {
+                    if open[j] { windows[j].covered = d + 1 }
+                    continue
+                }
+                open[j] = false
+                if !out.contains(item) {
                     out.append(item)
                     if out.count == limit { return out }
                 }

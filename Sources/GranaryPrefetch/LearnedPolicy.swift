@@ -41,15 +41,16 @@ public final class LearnedPolicy: CachePolicy {
         /// Frequency half-life in reads; nil means the number of listed items (about one pass).
         public var halfLife: Double?
         public var maxReadahead: Int
-        /// NLMS step size.
+        /// Hedge step size η.
         public var learningRate: Double
-        /// Overdue predictions re-scored per access (and twice that per prefetch call).
+        /// Cached items re-scored per access by the refresh sweep; also bounds the re-scoring done
+        /// per `victim` (half) and per `prefetchCandidates` (twice).
         public var rescoreBudget: Int
         /// A candidate must be predicted within this fraction of the victim's distance.
         public var prefetchMargin: Double
 
         public init(prefetch: Bool = true, halfLife: Double? = nil, maxReadahead: Int = 32,
-                    learningRate: Double = 0.05, rescoreBudget: Int = 4, prefetchMargin: Double = 0.8) {
+                    learningRate: Double = 0.002, rescoreBudget: Int = 2, prefetchMargin: Double = 0.6) {
             self.prefetch = prefetch
             self.halfLife = halfLife
             self.maxReadahead = maxReadahead
@@ -63,8 +64,16 @@ public final class LearnedPolicy: CachePolicy {
     public let configuration: Configuration
     private let keys: KeyTable
 
-    /// Model weights: bias, epoch, frequency, reuse, no-epoch, no-reuse, no-frequency, unused.
-    public private(set) var weights: SIMD8<Double> = [0, 1, 0, 0, 0, 0, 0, 0]
+    /// Mixture weights of the experts: epoch, frequency, reuse (the fourth lane is unused).
+    public private(set) var weights: SIMD4<Double> = [0.6, 0.2, 0.2, 0]
+    /// Running mean squared log error of each expert (epoch, frequency, reuse) when awake.
+    public private(set) var expertLoss = SIMD4<Double>(repeating: 0)
+    /// Running mean log error (prediction − actual) of each expert when awake.
+    public private(set) var expertBias = SIMD4<Double>(repeating: 0)
+    /// Learned log bias per expert (and per count bucket for the frequency expert).
+    private var bias = [Double](repeating: 0, count: 3 * buckets)
+    /// The expert whose guess is used (0 epoch, 1 frequency, 2 reuse) while it has an opinion.
+    public private(set) var leader = 0
     /// Delays observed and learned from.
     public private(set) var trainingExamples = 0
     /// Running mean of |log(predicted delay / actual delay)| over training examples.
@@ -77,17 +86,27 @@ public final class LearnedPolicy: CachePolicy {
     private var lastInterval: [Double] = []
     private var freq: [Double] = []
     private var freqAt: [Double] = []
+    private var firstRead: [Double] = []
     private var predicted: [Double] = []
     private var scoredAt: [Double] = []
-    private var snap: [SIMD8<Double>] = []
+    /// Each expert's log-delay prediction at the last scoring (NaN where it abstained).
+    private var snap: [SIMD4<Double>] = []
+    private var snapBucket: [UInt8] = []
     private var snapAt: [Double] = []
-    private var snapMu: [Double] = []
     private var writeTick: [Double] = []
     private var flags: [UInt8] = []
     private static let known: UInt8 = 1, cached: UInt8 = 2, everRead: UInt8 = 4, written: UInt8 = 8
+    /// The key came from a specialist (stream, burst) and stands until it falls due.
+    private static let specialist: UInt8 = 16
+    /// Alternates per read: whether this read's prediction is the one to learn from.
+    private static let learnAtRead: UInt8 = 32
 
     private var cachedItems = ItemHeap()
     private var candidates = ItemHeap()
+    /// Cached items in no order, for the refresh sweep (with each item's index in it).
+    private var cachedList: [Int32] = []
+    private var cachedIndex: [Int32] = []
+    private var sweepHand = 0
     /// Key of the newcomer being admitted: `victim()` refuses to evict anything needed sooner.
     private var pendingKey: Double?
 
@@ -111,6 +130,7 @@ public final class LearnedPolicy: CachePolicy {
     private var groupPass: [[Int32]] = []
     private var groupFirst: [[Double]] = []
     private var groupLast: [[Double]] = []
+    private var groupVisitReads: [[Int32]] = []
     private var groupSpan: [Double] = []
     private var groupListed: [Bool] = []
     private var listed = 0
@@ -139,7 +159,7 @@ public final class LearnedPolicy: CachePolicy {
         let j = access.job
         ensure(job: j)
         if snapAt[i] >= 0 {
-            learn(snap[i], target: log(max(now - snapAt[i], 0.5)) - snapMu[i], rate: configuration.learningRate)
+            learn(snap[i], bucket: Int(snapBucket[i]), target: log(max(now - snapAt[i], 0.5)))
             snapAt[i] = -1
         }
         if flags[i] & Self.written != 0, flags[i] & Self.everRead == 0 {
@@ -166,14 +186,16 @@ public final class LearnedPolicy: CachePolicy {
         let h = halfLife
         freq[i] = freq[i] * exp2(-(now - freqAt[i]) / h) + 1
         freqAt[i] = now
-        if lastRead[i] >= 0 { lastInterval[i] = now - lastRead[i] }
+        if lastRead[i] >= 0 { lastInterval[i] = now - lastRead[i] } else { firstRead[i] = now }
         lastRead[i] = now
 
         let item = keys.items[i]
         touch(group: item.group, job: j)
-        setKey(i, score(i))
+        flags[i] &= ~Self.specialist
+        flags[i] ^= Self.learnAtRead
+        setKey(i, score(i, remember: flags[i] & Self.learnAtRead != 0))
         if let ordinal = item.ordinal { followStream(job: j, group: item.group, ordinal: ordinal) }
-        refreshOverdue()
+        refreshCached()
     }
 
     public func admit(_ item: Int, size: Int, reason: AdmitReason, full: Bool) -> Bool {
@@ -181,54 +203,77 @@ public final class LearnedPolicy: CachePolicy {
         let key = predicted[item]
         guard key.isFinite else { return false }  // predicted never to be read: not worth any space
         guard full, let top = cachedItems.max() else { return true }
-        guard key < top.key else { return false }
+        // A prefetch is speculative: it must beat the victim clearly, or equivalent items churn.
+        let bound = reason == .prefetch ? now + configuration.prefetchMargin * (top.key - now) : top.key
+        guard key < bound else { return false }
         pendingKey = key
         return true
     }
 
     public func victim() -> Int? {
-        guard let top = cachedItems.max() else { return nil }
-        if let p = pendingKey, top.key <= p { return nil }
+        guard let key = freshVictimKey(), let top = cachedItems.max() else { return nil }
+        if let p = pendingKey, key <= p { return nil }
         return Int(top.item)
+    }
+
+    /// Key of the cached item predicted farthest away, re-scoring a few stale ones at the top first.
+    private func freshVictimKey() -> Double? {
+        var budget = max(1, configuration.rescoreBudget / 2)
+        while budget > 0, let top = cachedItems.max(), isStale(Int(top.item)) {
+            rescore(Int(top.item))
+            budget -= 1
+        }
+        return cachedItems.max()?.key
     }
 
     public func inserted(_ item: Int, size: Int, reason: AdmitReason) {
         ensure(item: item)
         pendingKey = nil
+        guard flags[item] & Self.cached == 0 else { return }
         flags[item] |= Self.cached
+        cachedIndex[item] = Int32(cachedList.count)
+        cachedList.append(Int32(item))
         candidates.remove(item)
         cachedItems.set(item, key: predicted[item])
     }
 
     public func removed(_ item: Int) {
-        guard item < flags.count else { return }
+        guard item < flags.count, flags[item] & Self.cached != 0 else { return }
         flags[item] &= ~Self.cached
+        let at = Int(cachedIndex[item])
+        if let last = cachedList.popLast(), at < cachedList.count {
+            cachedList[at] = last
+            cachedIndex[Int(last)] = Int32(at)
+        }
         cachedItems.remove(item)
         setKey(item, predicted[item])
     }
 
     public func prefetchCandidates(limit: Int) -> [Int] {
         guard configuration.prefetch, limit > 0 else { return [] }
-        let victimKey = cachedItems.max()?.key ?? .infinity
+        let victimKey = freshVictimKey() ?? .infinity
         let bound = victimKey.isFinite ? now + configuration.prefetchMargin * (victimKey - now) : .infinity
         var out: [Int] = []
         var taken: [ItemHeap.Entry] = []
-        var budget = 2 * configuration.rescoreBudget
+        var budget = limit / 2 + configuration.rescoreBudget
         while out.count < limit, let e = candidates.takeMin() {
             let i = Int(e.item)
-            if e.key < now, scoredAt[i] < now {
-                // An overdue guess is stale evidence; look again before spending bandwidth on it.
-                if budget > 0 {
-                    budget -= 1
-                    rescore(i)
-                    continue
+            if isStale(i, tolerance: 8) {
+                // A stale guess is weak evidence; look again before spending bandwidth on it. (A
+                // candidate must beat the victim by a wide margin, so it may be staler than the
+                // cached items whose order decides evictions.)
+                guard budget > 0 else {
+                    taken.append(e)
+                    break
                 }
-                taken.append(e)
-                break
+                budget -= 1
+                rescore(i)
+                if predicted[i] < bound, !out.contains(i) { out.append(i) }
+                continue
             }
             taken.append(e)
             guard e.key < bound else { break }
-            out.append(i)
+            if !out.contains(i) { out.append(i) }
         }
         for e in taken { candidates.restore(e) }
         return out
@@ -238,43 +283,100 @@ public final class LearnedPolicy: CachePolicy {
 
     private var halfLife: Double { configuration.halfLife ?? max(1024, Double(listed)) }
 
-    private func learn(_ x: SIMD8<Double>, target: Double, rate: Double) {
-        let error = target - (weights * x).sum()
-        trainingExamples += 1
-        meanAbsLogError += (abs(error) - meanAbsLogError) * 0.001
-        let clipped = min(4, max(-4, error))
-        weights += (rate * clipped / (1 + (x * x).sum())) * x
-    }
-
-    /// Features for `item` as of now; see the type's documentation.
-    private func features(_ i: Int, mu: Double, maxLog: Double) -> SIMD8<Double> {
-        let le = epochDelay(i).map { log($0) }
-        let lf = frequencyDelay(i).map { log($0) }
-        let lr = lastInterval[i] > 0 ? log(lastInterval[i]) : nil
-        let base = le ?? lf ?? lr ?? maxLog
-        return [1, (le ?? base) - mu, (lf ?? base) - mu, (lr ?? base) - mu,
-                le == nil ? 1 : 0, lr == nil ? 1 : 0, lf == nil ? 1 : 0, 0]
-    }
-
-    /// Predicted absolute read time of `i`; remembers the features to learn from when it is read.
-    private func score(_ i: Int) -> Double {
-        let mu = log(halfLife)
-        let maxLog = mu + log(64)
-        let x = features(i, mu: mu, maxLog: maxLog)
-        snap[i] = x
-        snapAt[i] = now
-        snapMu[i] = mu
-        scoredAt[i] = now
-        return now + exp(min(maxLog, max(0, (weights * x).sum() + mu)))
-    }
-
-    /// An overdue prediction: learn the lower bound it revealed, then predict afresh from now.
-    private func rescore(_ i: Int) {
-        if snapAt[i] >= 0 {
-            let bound = log(now - snapAt[i]) - snapMu[i]
-            if (weights * snap[i]).sum() < bound { learn(snap[i], target: bound, rate: configuration.learningRate / 2) }
+    /// Calibration, then sleeping-experts Hedge. The frequency expert's log bias is learned per
+    /// count bucket (a key read once is usually colder than its one read suggests), slowly, so
+    /// it averages over a pass rather than chasing which delays happen to complete first. (The
+    /// epoch expert is not calibrated: early in a pass only its short delays have come true, and
+    /// a fast correction would mistake that for bias.) Then the experts that had an opinion
+    /// lose weight by exp(−η·loss), loss being the squared log error (capped), keeping
+    /// their total; a fixed share of all weight is spread evenly, so an expert that was wrong for
+    /// a while can win again when the pattern changes.
+    private func learn(_ raw: SIMD4<Double>, bucket: Int, target: Double) {
+        let awake = raw .== raw  // false for NaN
+        guard awake != SIMDMask(repeating: false) else { return }
+        // The epoch expert's structural estimate is kept as it is (its log bias is the spread of
+        // a uniform position, the same for all items); the frequency expert is calibrated per
+        // count bucket, which is what makes a once-read key look as cold as such keys are.
+        var guesses = raw
+        guesses[1] -= bias[Self.biasIndex(1, bucket)]
+        let error = (guesses - target).replacing(with: 0, where: .!awake)
+        let loss = (error * error).clamped(lowerBound: .zero, upperBound: SIMD4(repeating: 16))
+        var factor = SIMD4<Double>(repeating: 1)
+        for k in 0..<3 where awake[k] {
+            factor[k] = exp(-configuration.learningRate * loss[k])
+            expertLoss[k] += (loss[k] - expertLoss[k]) * 0.01
+            expertBias[k] += (error[k] - expertBias[k]) * 0.01
+            let b = Self.biasIndex(k, bucket)
+            bias[b] += 0.0003 * (raw[k] - target - bias[b])
         }
-        setKey(i, flags[i] & Self.everRead == 0 && flags[i] & Self.written != 0 ? writeKey() : score(i))
+        let before = weights.replacing(with: 0, where: .!awake).sum()
+        var updated = weights * factor
+        let after = updated.replacing(with: 0, where: .!awake).sum()
+        if after > 0 {
+            for k in 0..<3 where awake[k] { updated[k] *= before / after }
+        }
+        weights = updated
+        if awake[0] && awake[1] || awake[0] && awake[2] || awake[1] && awake[2] {
+            // Fixed share, only where experts actually competed: an expert alone cannot be
+            // out-learned, so sharing there would only erode a leader's earned lead.
+            let share = 0.0001
+            weights = (1 - share) * weights + SIMD4(share / 3, share / 3, share / 3, 0)
+            weights[3] = 0
+        }
+        // The leader changes only when clearly beaten: experts differ in scale, and a key
+        // computed by one is not comparable with keys computed by another, so flapping between
+        // near-equal experts would scramble the cache's order.
+        for k in 0..<3 where k != leader && weights[k] > 4 * weights[leader] { leader = k }
+        trainingExamples += 1
+        if let mixed = mix(guesses) { meanAbsLogError += (abs(mixed - target) - meanAbsLogError) * 0.001 }
+    }
+
+    private static let buckets = 5
+    private static func biasIndex(_ expert: Int, _ bucket: Int) -> Int { expert * buckets + (expert == 1 ? bucket : 0) }
+
+    /// The leader's guess, or if it abstains the guess of the awake expert with the most weight;
+    /// nil if all abstain. Following the leader rather than averaging keeps a prediction one
+    /// expert's time estimate: averaging an epoch expert (which knows an unread item comes this
+    /// pass) with a frequency expert (which does not) blurs exactly the distinction the cache
+    /// lives on, and mixes scales that drift differently between re-scorings.
+    private func mix(_ guesses: SIMD4<Double>) -> Double? {
+        if guesses[leader] == guesses[leader] { return guesses[leader] }
+        var best: Int?
+        for k in 0..<3 where guesses[k] == guesses[k] && weights[k] > (best.map { weights[$0] } ?? -1) { best = k }
+        return best.map { guesses[$0] }
+    }
+
+    /// Predicted absolute read time of `i`. With `remember`, keeps the experts' guesses to learn
+    /// from when the item is next read. Every other read is remembered; after the others, the
+    /// first re-scoring is (decisions are mostly about items some time after their read, so the
+    /// model must be judged there too). Only the first prediction after a read may be kept: the
+    /// last one before the next read would be chosen by that read, and the intervals it saw
+    /// would be cut short by the sweep (the inspection paradox).
+    private func score(_ i: Int, remember: Bool) -> Double {
+        let f = frequencyEstimate(i)
+        let raw = SIMD4(epochDelay(i).map { log($0) } ?? .nan, f.map { log($0.delay) } ?? .nan,
+                        lastInterval[i] > 0 ? log(lastInterval[i]) : .nan, .nan)
+        let bucket = f?.bucket ?? 0
+        if remember {
+            snap[i] = raw
+            snapBucket[i] = UInt8(bucket)
+            snapAt[i] = now
+        }
+        // The epoch expert's structural estimate is kept as it is (its log bias is the spread of
+        // a uniform position, the same for all items); the frequency expert is calibrated per
+        // count bucket, which is what makes a once-read key look as cold as such keys are.
+        var guesses = raw
+        guesses[1] -= bias[Self.biasIndex(1, bucket)]
+        scoredAt[i] = now
+        let maxLog = log(64 * halfLife)
+        guard let m = mix(guesses) else { return now + exp(maxLog) }
+        return now + exp(min(maxLog, max(0, m)))
+    }
+
+    /// Predicts afresh from now.
+    private func rescore(_ i: Int) {
+        flags[i] &= ~Self.specialist
+        setKey(i, flags[i] & Self.everRead == 0 && flags[i] & Self.written != 0 ? writeKey() : score(i, remember: snapAt[i] < 0))
     }
 
     /// Epoch expert: expected delay from now, combining jobs as competing rates; nil if no job
@@ -302,11 +404,17 @@ public final class LearnedPolicy: CachePolicy {
         return rate > 0 ? 1 / rate : nil
     }
 
-    private func frequencyDelay(_ i: Int) -> Double? {
+    /// Frequency expert: the read rate as reads per unit of decayed observation window since the
+    /// item's first read (which starts the window, so it is not counted), with a weak prior of half
+    /// a read per eighth of a half-life; an item that turned hot recently is rated on its short
+    /// history rather than diluted over a full half-life.
+    private func frequencyEstimate(_ i: Int) -> (delay: Double, bucket: Int)? {
         guard freq[i] > 0 else { return nil }
         let h = halfLife
-        let count = freq[i] * exp2(-(now - freqAt[i]) / h)
-        return h / (count * M_LN2)
+        let count = max(0, freq[i] * exp2(-(now - freqAt[i]) / h) - exp2(-(now - firstRead[i]) / h))
+        let window = h / M_LN2 * (1 - exp2(-(now - firstRead[i]) / h))
+        let bucket = count < 0.5 ? 0 : count < 1.5 ? 1 : count < 3.5 ? 2 : count < 7.5 ? 3 : 4
+        return ((window + h / 8) / (count + 0.5), bucket)
     }
 
     private func writeKey() -> Double {
@@ -335,28 +443,37 @@ public final class LearnedPolicy: CachePolicy {
         let newVisit = groupPass[j][g] != pass
         if newVisit {
             if groupPass[j][g] >= 0 {
-                let span = groupLast[j][g] - groupFirst[j][g]
-                groupSpan[g] = groupSpan[g] < 0 ? span : groupSpan[g] + 0.3 * (span - groupSpan[g])
+                // The previous visit was a burst only if it read most of the group.
+                if 2 * Int(groupVisitReads[j][g]) >= members.count {
+                    let span = groupLast[j][g] - groupFirst[j][g]
+                    groupSpan[g] = groupSpan[g] < 0 ? span : groupSpan[g] + 0.3 * (span - groupSpan[g])
+                } else {
+                    groupSpan[g] = -1
+                }
             }
             groupPass[j][g] = pass
             groupFirst[j][g] = now
+            groupVisitReads[j][g] = 0
         }
         groupLast[j][g] = now
+        groupVisitReads[j][g] += 1
         if !groupListed[g] {
             // First sight of a directory or file: its listing makes its members candidates.
             groupListed[g] = true
             listed += members.count
             for m in members where m < flags.count && flags[m] & Self.known == 0 {
                 flags[m] |= Self.known
-                setKey(m, score(m))
+                setKey(m, score(m, remember: true))
             }
         }
         let passTicks = jobs[j].lastPassDuration
-        if newVisit, groupSpan[g] >= 0, passTicks > 0, groupSpan[g] < 0.25 * passTicks,
+        let epochLike = 2 * jobs[j].lastPassLength >= jobs[j].listed
+        if newVisit, epochLike, groupSpan[g] >= 0, passTicks > 0, groupSpan[g] < 0.25 * passTicks,
            keys.items[members[0]].ordinal == nil {
             // The job reads this group in a burst and has just started it again.
             let soon = now + max(groupSpan[g] / 2, 1)
             for m in members where m < flags.count && passOf[j][m] != pass && predicted[m] > soon {
+                flags[m] |= Self.specialist
                 setKey(m, soon)
             }
         }
@@ -380,6 +497,7 @@ public final class LearnedPolicy: CachePolicy {
                     ensure(item: b)
                     flags[b] |= Self.known
                     snapAt[b] = -1  // the stream, not the model, made this prediction
+                    flags[b] |= Self.specialist
                     setKey(b, now + Double(k - n) * max(job.gap, 1))
                 }
                 job.frontier = to
@@ -387,6 +505,20 @@ public final class LearnedPolicy: CachePolicy {
         }
         jobs[j] = job
     }
+
+    /// The predicted read time of `item`, in reads seen (`clock`); infinity for "never", nil if unknown.
+    public func predictedNextRead(_ item: Int) -> Double? {
+        item < flags.count && flags[item] & Self.known != 0 ? predicted[item] : nil
+    }
+
+    /// Each expert's current delay estimate for `item` (nil where it abstains), for diagnostics.
+    func experts(_ item: Int) -> (epoch: Double?, frequency: Double?, reuse: Double?) {
+        guard item < flags.count else { return (nil, nil, nil) }
+        return (epochDelay(item), frequencyEstimate(item)?.delay, lastInterval[item] > 0 ? lastInterval[item] : nil)
+    }
+
+    /// Reads seen so far: the policy's clock.
+    public var clock: Double { now }
 
     /// Readahead depth of `job`'s current stream (0 when it is not reading sequentially).
     public func readaheadDepth(job: Int) -> Int { job < jobs.count ? jobs[job].depth : 0 }
@@ -404,21 +536,38 @@ public final class LearnedPolicy: CachePolicy {
         }
     }
 
-    private func refreshOverdue() {
-        var budget = configuration.rescoreBudget
-        while budget > 0, let e = cachedItems.min(), e.key < now {
+    /// Predictions drift as time passes without a read (the rest of a pass shrinks, counts
+    /// decay), and keys computed at different times stop being comparable. Re-scoring the
+    /// overdue and, round-robin, every cached item keeps the heap's order close to the order
+    /// the model would give now.
+    private func refreshCached() {
+        var overdue = 2
+        while overdue > 0, let e = cachedItems.min(), e.key < now {
             rescore(Int(e.item))
-            budget -= 1
+            overdue -= 1
         }
+        for _ in 0..<min(configuration.rescoreBudget, cachedList.count) {
+            if sweepHand >= cachedList.count { sweepHand = 0 }
+            let i = Int(cachedList[sweepHand])
+            sweepHand += 1
+            if isStale(i) { rescore(i) }
+        }
+    }
+
+    /// Whether `i`'s key is old enough to be worth recomputing: older than `tolerance` × 1/64 of a
+    /// half-life (about a pass), or a specialist's prediction that has fallen due.
+    private func isStale(_ i: Int, tolerance: Double = 1) -> Bool {
+        if flags[i] & Self.specialist != 0 { return predicted[i] < now }
+        return now - scoredAt[i] > max(8, tolerance * halfLife / 64)
     }
 
     private func ensure(item: Int) {
         guard item >= flags.count else { return }
         let n = max(item + 1, keys.count, 2 * flags.count)
         func grow<T>(_ a: inout [T], _ fill: T) { a.append(contentsOf: repeatElement(fill, count: n - a.count)) }
-        grow(&lastRead, -1); grow(&lastInterval, -1); grow(&freq, 0); grow(&freqAt, 0)
-        grow(&predicted, .infinity); grow(&scoredAt, -1); grow(&snap, .zero); grow(&snapAt, -1)
-        grow(&snapMu, 0); grow(&writeTick, 0); grow(&flags, 0)
+        grow(&lastRead, -1); grow(&lastInterval, -1); grow(&freq, 0); grow(&freqAt, 0); grow(&firstRead, 0)
+        grow(&predicted, .infinity); grow(&scoredAt, -1); grow(&snap, .zero); grow(&snapAt, -1); grow(&snapBucket, 0)
+        grow(&writeTick, 0); grow(&cachedIndex, -1); grow(&flags, 0)
         for j in passOf.indices { grow(&passOf[j], -1) }
     }
 
@@ -429,6 +578,7 @@ public final class LearnedPolicy: CachePolicy {
             groupPass.append([Int32](repeating: -1, count: groupSpan.count))
             groupFirst.append([Double](repeating: 0, count: groupSpan.count))
             groupLast.append([Double](repeating: 0, count: groupSpan.count))
+            groupVisitReads.append([Int32](repeating: 0, count: groupSpan.count))
         }
     }
 
@@ -441,6 +591,7 @@ public final class LearnedPolicy: CachePolicy {
             groupPass[j].append(contentsOf: repeatElement(-1, count: n - groupPass[j].count))
             groupFirst[j].append(contentsOf: repeatElement(0, count: n - groupFirst[j].count))
             groupLast[j].append(contentsOf: repeatElement(0, count: n - groupLast[j].count))
+            groupVisitReads[j].append(contentsOf: repeatElement(0, count: n - groupVisitReads[j].count))
         }
     }
 }

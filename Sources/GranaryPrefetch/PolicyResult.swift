@@ -23,7 +23,7 @@ public struct PolicyResult: Codable, Sendable, Equatable {
     public var stallSeconds: Double
     public var demandBytes: Int
     public var prefetchBytes: Int
-    /// Wall time inside the policy's calls per access, in nanoseconds (includes ~2 clock reads per call).
+    /// Wall time inside the policy's calls per access, in nanoseconds (the clock's own cost removed).
     public var policyNsPerAccess: Double
     /// Most bytes ever cached or in flight; never above `cacheBytes` (the simulator checks).
     public var peakBytes: Int

@@ -27,6 +27,8 @@ struct LoaderBench: AsyncParsableCommand {
     @Option(help: "Python worker processes (default: the number of CPUs, as num_workers = cores).") var workers: Int?
     @Option(help: "Directory for the local files and the cluster (default: a fresh one under $TMPDIR).") var dir: String?
     @Option(help: "Samples in the synthetic index whose second open is timed as well (0 skips it).") var indexScale = 1_000_000
+    @Option(help: "Memory of the loader's hinted-prefetch cache (0: no cache).") var prefetchMemory = "256MiB"
+    @Option(help: "Batches of upcoming reads the loader announces to the cache.") var hintBatches = 4
     @Flag(help: "Print only the JSON result line.") var json = false
 
     struct Side: Codable {
@@ -59,6 +61,8 @@ struct LoaderBench: AsyncParsableCommand {
         var indexScaleOpenSeconds: Double?
         var verifiedSamples: Int
         var poolInUseAfter: Int
+        /// The loader's hinted-prefetch cache after both epochs (nil with --prefetch-memory 0).
+        var cache: CacheStats?
         var cluster = "1 manager + 3 storage nodes × 2 directory drives, granaryd processes on loopback (as granary up), layout 4+2"
     }
 
@@ -112,7 +116,9 @@ struct LoaderBench: AsyncParsableCommand {
         }
 
         let pool = try IOBufferPool(.init(arenaBytes: 64 << 20, limitBytes: 2 << 30), logger: logger)
-        let config = LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 2026, concurrentReads: reads, prefetchBatches: 4)
+        guard let prefetchBytes = ByteSize(parsing: prefetchMemory) else { throw ValidationError("--prefetch-memory: expected a size such as 256MiB") }
+        let config = LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 2026, concurrentReads: reads, prefetchBatches: 4,
+                                         hintBatches: hintBatches, prefetchMemoryBytes: Int(prefetchBytes.bytes))
         let loader = try Loader(dataset: dataset, client: client, pool: pool, configuration: config)
 
         // The local files' CRC32Cs, to check every sample of the cold epoch against.
@@ -154,6 +160,10 @@ struct LoaderBench: AsyncParsableCommand {
             guard count == samples else { throw CLIError("bench loader: epoch \(epoch) delivered \(count) samples of \(samples)") }
             granary[pass] = Side(samplesPerSecond: Double(count) / seconds, MBps: Double(bytes) / seconds / 1e6, seconds: seconds)
             progress("granary \(pass): \(Int(Double(count) / seconds)) samples/s, \(Int(Double(bytes) / seconds / 1e6)) MB/s")
+            if let c = client.cache?.stats {
+                progress(String(format: "  cache: %d accesses, %d memory hits, %d late, %d misses; prefetched %d (used %d, wasted %d), policy %.0f ns/access",
+                                c.accesses, c.memoryHits, c.lateHits, c.misses, c.prefetchIssued, c.prefetchUsed, c.prefetchWasted, c.policyNanosPerAccess))
+            }
         }
         let ratio = (granary["warm"]?.samplesPerSecond ?? 0) / max(baseline["warm"]?.samplesPerSecond ?? 1, 1e-9)
         let result = Result(ratio: (ratio * 1000).rounded() / 1000,
@@ -161,7 +171,8 @@ struct LoaderBench: AsyncParsableCommand {
                             samples: samples, sampleBytes: Int(size.bytes), batchSize: batchSize, reads: reads, workers: workerCount,
                             granary: granary, python: baseline, coldCachesDropped: dropped, indexBuildSeconds: buildSeconds,
                             indexOpenSeconds: openSeconds, indexScaleSamples: indexScale, indexScaleBytes: scaleBytes,
-                            indexScaleOpenSeconds: scaleOpen, verifiedSamples: verified, poolInUseAfter: pool.stats.inUseBuffers)
+                            indexScaleOpenSeconds: scaleOpen, verifiedSamples: verified, poolInUseAfter: pool.stats.inUseBuffers,
+                            cache: client.cache?.stats)
         if !json { progress("ratio (warm, Granary / Python): \(result.ratio) (target \(result.target))") }
         print(Output.jsonLine(result))
     }

@@ -117,8 +117,8 @@ extension IntegrationSuites {
             client.setHintSink(nil)
             let calls = recorder.calls.withLock { $0 }
             #expect(calls.count == plan.batchCount)
-            #expect(calls.first?.map(\.key) == plan.samples[0..<8].map { again.cacheKey(again.index.entry($0)) })
-            #expect(calls.dropFirst().first?.map(\.key) == plan.samples[4..<12].map { again.cacheKey(again.index.entry($0)) })
+            #expect(calls.first?.map(\.key) == plan.samples[0..<20].map { again.cacheKey(again.index.entry($0)) })
+            #expect(calls.dropFirst().first?.map(\.key) == plan.samples[4..<24].map { again.cacheKey(again.index.entry($0)) })
             #expect(calls.first?.first.map { $0.length } == Int64(files[again.index.entry(plan.samples[0]).key]?.count ?? -1))
             #expect(pool.stats.inUseBuffers == 0, "\(pool.stats)")
 

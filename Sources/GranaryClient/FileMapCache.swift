@@ -1,8 +1,7 @@
-import GranaryClient
 import GranaryMeta
 import Synchronization
 
-/// The file maps a loader has fetched, kept for `ttl` seconds so later epochs read samples without
+/// The file maps a loader (and the read cache prefetching for it) has fetched, kept for `ttl` seconds so later epochs read samples without
 /// asking the managers again — measured, the per-batch `fileMaps` request was a third of the
 /// cluster's CPU in a warm epoch of 100 KiB samples. Stripe records are kept once, shared by the
 /// many samples packed into one stripe.
@@ -13,7 +12,7 @@ import Synchronization
 /// since costs one retry, not an error. Within `ttl` a file rewritten in place may be read at its
 /// previous content (a consistent old version, never a mix): datasets are read-mostly, and this is
 /// the trade JuiceFS and 3FS make with their client metadata caches.
-final class FileMapCache: Sendable {
+public final class FileMapCache: Sendable {
     private struct Entry {
         var inode: Inode
         var extents: [Extent]
@@ -24,17 +23,17 @@ final class FileMapCache: Sendable {
         var stripes: [UInt64: Stripe] = [:]
     }
     private let state = Mutex(State())
-    let ttl: Double
-    let capacity: Int
+    public let ttl: Double
+    public let capacity: Int
 
-    init(ttl: Double, capacity: Int) {
+    public init(ttl: Double, capacity: Int) {
         self.ttl = ttl
         self.capacity = capacity
     }
 
     /// The maps of `ids` (in order), from the cache where fresh and from one `fileMaps` request
     /// for the rest.
-    func maps(_ ids: [InodeID], client: FileClient) async throws(ClientError) -> FileMapBatch {
+    public func maps(_ ids: [InodeID], client: FileClient) async throws(ClientError) -> FileMapBatch {
         let now = FileClient.seconds()
         var files = [FileMapBatch.Entry?](repeating: nil, count: ids.count)
         var stripes: [UInt64: Stripe] = [:]
@@ -69,11 +68,11 @@ final class FileMapCache: Sendable {
     }
 
     /// Forgets `id`'s map and the stripes it named, so they are fetched again.
-    func invalidate(_ id: InodeID) {
+    public func invalidate(_ id: InodeID) {
         state.withLock { s in
             if let e = s.files.removeValue(forKey: id) { for x in e.extents { s.stripes[x.stripe] = nil } }
         }
     }
 
-    var count: Int { state.withLock { $0.files.count } }
+    public var count: Int { state.withLock { $0.files.count } }
 }
