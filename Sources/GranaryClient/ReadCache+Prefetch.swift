@@ -20,7 +20,15 @@ extension ReadCache {
             s.mapsRequested.formUnion(missing)
             return Array(missing)
         }
-        if missing.isEmpty { prefetch(); return }
+        if missing.isEmpty { prefetch() } else { fetchMaps(missing) }
+    }
+
+    /// The most file maps asked for in one request by the prefetcher.
+    static let mapsPerRequest = 512
+
+    /// Fetches the file maps of `missing` (already marked requested) in one request — from the
+    /// loader's map cache when it shares one — then looks for prefetches again.
+    func fetchMaps(_ missing: [InodeID]) {
         let source = mapSource.withLock { $0 }
         Task {
             let fetched: FileMapBatch?
@@ -41,22 +49,35 @@ extension ReadCache {
     /// holds more than the tier's budget and never evicts something the policy needs sooner.
     func prefetch() {
         guard settings.prefetchConcurrency > 0, pool != nil else { return }
-        let launch: [(Int, CacheLocator, FileMap)] = state.withLock { s in
+        let (launch, missing): ([(Int, CacheLocator, FileMap)], [InodeID]) = state.withLock { s in
             let lead = min(settings.prefetchConcurrency, max(2, Int((2 * s.fetchSeconds / max(s.gap, 1e-6)).rounded(.up))))
             let room = lead - s.inflight.count
-            guard room > 0 else { return [] }
+            guard room > 0 else { return ([], []) }
             let t0 = DispatchFreeClock.nanos()
-            let candidates = s.policy.prefetchCandidates(limit: room * 2)
+            let candidates = s.policy.prefetchCandidates(limit: max(room * 2, 8))
             s.policyNanos += DispatchFreeClock.nanos() - t0
             var out: [(Int, CacheLocator, FileMap)] = []
+            var missing = Set<InodeID>()
             for id in candidates where s.memory[id] == nil && s.inflight[id] == nil {
-                guard let loc = s.locators[id], let map = s.maps[loc.inode] else { continue }
-                out.append((id, loc, map))
-                if out.count == room { break }
+                guard let loc = s.locators[id] else { continue }
+                guard let map = s.maps[loc.inode] else {
+                    // A file known from a listing but never opened: its map first — with those of
+                    // the rest of its directory (or shard), which are likely wanted next, in the
+                    // same request.
+                    guard !s.mapsRequested.contains(loc.inode) else { continue }
+                    missing.insert(loc.inode)
+                    for m in s.keys.members[s.keys[id].group] where missing.count < Self.mapsPerRequest {
+                        if let other = s.locators[m]?.inode, s.maps[other] == nil, !s.mapsRequested.contains(other) { missing.insert(other) }
+                    }
+                    continue
+                }
+                if out.count < room { out.append((id, loc, map)) }
             }
-            return out
+            s.mapsRequested.formUnion(missing)
+            return (out, Array(missing))
         }
         for (id, loc, map) in launch { startPrefetch(id, loc, map) }
+        if !missing.isEmpty { fetchMaps(missing) }
     }
 
     private func startPrefetch(_ id: Int, _ loc: CacheLocator, _ map: FileMap) {

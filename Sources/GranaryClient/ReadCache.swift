@@ -354,6 +354,9 @@ public final class ReadCache: ReadHintSink, Sendable {
         }
     }
 
+    /// The policy's short name ("learned", "hinted", …).
+    public var policyName: String { state.withLock { $0.policy.name } }
+
     /// Counters and occupancy now.
     public var stats: CacheStats {
         var out = state.withLock { s in

@@ -83,6 +83,20 @@ public final class Loader<Element: Sendable>: Sendable {
         current = Mutex(saved ?? fresh)
         fileMaps = FileMapCache(ttl: configuration.metadataCacheSeconds, capacity: configuration.metadataCacheEntries)
         if configuration.metadataCacheSeconds > 0 { client.cache?.shareMaps(fileMaps) }
+        if let cache = client.cache, cache.policyName != "hinted" {
+            // A policy that learns (rather than follows hints) is told the dataset's samples up
+            // front, as a mount's directory listing tells it a folder's files: it can then fetch
+            // the ones an epoch has not read yet before they are asked for.
+            cache.register((0..<dataset.count).map { i in
+                let e = dataset.index.entry(i)
+                switch dataset.format {
+                case .files: return (key: dataset.cacheKey(e), inode: InodeID(e.ref), offset: 0, length: Int(e.length), path: dataset.filePath(e))
+                case .tarShards:
+                    return (key: dataset.cacheKey(e), inode: dataset.index.shard(Int(e.ref)).inode, offset: e.offset, length: Int(e.length),
+                            path: dataset.filePath(e))
+                }
+            })
+        }
         source = "loader \(dataset.root) rank \(configuration.rank)/\(configuration.worldSize)"
     }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The policy for clients that say what they will read: a data loader knows its sampler's order,
 /// so before each batch it calls `hint(upcoming, job:)` with the job's exact next reads.
 ///
@@ -27,6 +33,8 @@ public final class HintedPolicy: CachePolicy {
         var offset = 0
         /// Per item: sequence number of its first unconsumed occurrence, or -1.
         var position: [Int] = []
+        /// Per item: unconsumed occurrences (sampling with replacement repeats items).
+        var occurrences: [Int32] = []
         /// Entries from `offset` on known to be cached, so candidate scans resume there.
         var covered = 0
         var remaining: Int { items.count - offset }
@@ -49,6 +57,7 @@ public final class HintedPolicy: CachePolicy {
         if item >= windows[job].position.count {
             let n = max(item + 1, 2 * windows[job].position.count)
             windows[job].position.append(contentsOf: repeatElement(-1, count: n - windows[job].position.count))
+            windows[job].occurrences.append(contentsOf: repeatElement(0, count: n - windows[job].occurrences.count))
         }
     }
 
@@ -72,33 +81,70 @@ public final class HintedPolicy: CachePolicy {
     }
 
     public func hint(_ upcoming: [Int], job: Int) {
-        ensure(job: job, item: upcoming.max() ?? 0)
+        let largest = upcoming.withUnsafeBufferPointer { b in
+            var m = 0
+            for k in 0..<b.count where b[k] > m { m = b[k] }
+            return m
+        }
+        ensure(job: job, item: largest)
         var w = windows[job]
         windows[job] = Window()  // keep `w` uniquely referenced while it is edited
         let kept = w.remaining
-        let slid = kept <= upcoming.count && zip(w.items[w.offset...], upcoming).allSatisfy { $0 == $1 }
+        let slid = kept <= upcoming.count && Self.same(w.items, from: w.offset, upcoming, count: kept)
         if slid {
             // The loader consumed reads and announced more: only the new tail is new.
             w.base += w.offset
-            for p in kept..<upcoming.count where w.position[upcoming[p]] < 0 {
-                w.position[upcoming[p]] = w.base + p
-                holding(upcoming[p], 1)
+            for p in kept..<upcoming.count {
+                let item = upcoming[p]
+                w.occurrences[item] += 1
+                if w.position[item] < 0 {
+                    w.position[item] = w.base + p
+                    holding(item, 1)
+                }
             }
         } else {
-            for item in w.items[w.offset...] where w.position[item] >= 0 {
-                w.position[item] = -1
-                holding(item, -1)
+            for item in w.items[w.offset...] {
+                w.occurrences[item] = 0
+                if w.position[item] >= 0 {
+                    w.position[item] = -1
+                    holding(item, -1)
+                }
             }
             w.base += w.items.count
             w.covered = 0
-            for (p, item) in upcoming.enumerated() where w.position[item] < 0 {
-                w.position[item] = w.base + p
-                holding(item, 1)
+            for (p, item) in upcoming.enumerated() {
+                w.occurrences[item] += 1
+                if w.position[item] < 0 {
+                    w.position[item] = w.base + p
+                    holding(item, 1)
+                }
             }
         }
         w.items = upcoming
         w.offset = 0
         windows[job] = w
+    }
+
+    /// Whether `a[from..<from+count]` equals `b[0..<count]` (memcmp: this runs on every read).
+    private static func same(_ a: [Int], from: Int, _ b: [Int], count: Int) -> Bool {
+        guard count > 0 else { return true }
+        return a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                guard let x = pa.baseAddress, let y = pb.baseAddress else { return false }
+                return memcmp(x + from, y, count * MemoryLayout<Int>.stride) == 0
+            }
+        }
+    }
+
+    private static func index(of item: Int, in a: [Int], from: Int) -> Int? {
+        a.withUnsafeBufferPointer { b in
+            var k = from
+            while k < b.count {
+                if b[k] == item { return k }
+                k += 1
+            }
+            return nil
+        }
     }
 
     public func accessed(_ access: Access, cached: Bool) {
@@ -110,7 +156,8 @@ public final class HintedPolicy: CachePolicy {
             windows[j] = Window()
             w.offset += 1
             w.covered = max(0, w.covered - 1)
-            if let next = w.items[w.offset...].firstIndex(of: i) {
+            w.occurrences[i] -= 1
+            if w.occurrences[i] > 0, let next = Self.index(of: i, in: w.items, from: w.offset) {
                 w.position[i] = w.base + next
             } else {
                 w.position[i] = -1
@@ -131,13 +178,16 @@ public final class HintedPolicy: CachePolicy {
 
     public func victim() -> Int? {
         if let item = unneeded.leastRecent { return item }
-        // Every cached item is needed: evict the one needed latest.
+        // Every cached item is needed: evict the one needed latest. Scanning each window from its
+        // end, an item can be needed no later than its place in that window, so the scan stops
+        // once that place is no later than the best found.
         var latest: (item: Int, need: Int)?
         for w in windows {
-            for p in w.offset..<w.items.count {
+            var p = w.items.count - 1
+            while p >= w.offset, p - w.offset > (latest?.need ?? -1) {
                 let item = w.items[p]
-                guard isCached[item], let n = need(item), n > (latest?.need ?? -1) else { continue }
-                latest = (item, n)
+                if isCached[item], let n = need(item), n > (latest?.need ?? -1) { latest = (item, n) }
+                p -= 1
             }
         }
         guard let latest else { return nil }
@@ -164,10 +214,14 @@ public final class HintedPolicy: CachePolicy {
     }
 
     public func prefetchCandidates(limit: Int) -> [Int] {
-        guard limit > 0, windows.contains(where: { $0.remaining > 0 }) else { return [] }
+        var longest = 0, start = Int.max
+        for w in windows {
+            longest = max(longest, w.remaining)
+            start = min(start, w.covered)
+        }
+        guard limit > 0, longest > 0 else { return [] }
         let victimNeed = victim().flatMap(need) ?? .max
-        let longest = windows.map(\.remaining).max() ?? 0
-        let start = windows.map(\.covered).min() ?? 0, end = min(longest, victimNeed)
+        let end = min(longest, victimNeed)
         guard start < end else { return [] }
         var out: [Int] = []
         var open = [Bool](repeating: true, count: windows.count)

@@ -8,43 +8,49 @@ import Darwin
 /// the `KeyTable`'s listing of which keys exist, as a client knows a directory after readdir),
 /// when each item will next be read, and runs an approximate Belady on those predictions.
 ///
-/// Every item gets ONE predicted next-read time. It comes from a linear model of log(delay)
-/// trained online by normalized LMS on the delays actually observed; its inputs are the log
-/// delays proposed by three experts, centred on log(half-life), plus missing-expert flags:
+/// Every item gets ONE predicted next-read time, from a small model trained online on the
+/// delays actually observed. Three experts each propose a delay:
 /// - epoch: per job, passes over the data (a pass ends when the job re-reads an item of the
-///   current pass); an item read in the current pass is next read in the next pass, one not yet
-///   read is read in the rest of this one. Jobs combine as competing rates (a shared item is read
-///   by whichever job comes first). The expert abstains for a job whose passes do not cover at
-///   least half of what it can see — sampling with replacement is not epochs.
-/// - frequency: an exponentially decayed read count (half-life: `halfLife`, by default the number
-///   of listed items, about one pass) read as a rate; decay lets drifting popularity be followed.
+///   current pass); an item read in the current pass is next read around the middle of the next
+///   pass, one not yet read somewhere in the rest of this one. Jobs combine as competing rates
+///   (a shared item is read by whichever job comes first). It abstains for a job whose passes do
+///   not cover half of what the job can see: sampling with replacement is not epochs.
+/// - frequency: a decayed read count (half-life about one pass) read as a rate over the
+///   item's observed window, calibrated per count bucket (a key read once is colder than it looks).
 /// - reuse: the item's last reuse interval.
-/// Two gated specialists override the model where they know better: sequential streams
-/// (`name#N` blocks read in order get readahead that doubles 2, 4, 8 … up to `maxReadahead`
-/// and resets when the stream breaks), and groups whose members a job reads in a burst (when the
-/// job starts such a group again, its unread members are predicted within the burst). Items first
-/// seen by a write are predicted never to be read until written items are seen to be read.
+/// The model is a sleeping-experts Hedge: at a read, the experts that had an opinion when the
+/// item was last scored lose weight by exp(−η · (log predicted − log actual delay)²); the leader
+/// (the heaviest, switched only when another is 4× heavier) gives the prediction. So it adapts
+/// when the pattern changes — a new job, drifted weights — at O(1) per read.
+/// Two gated specialists override it where they know better: sequential streams (`name#N`
+/// blocks read in order get readahead that doubles 2, 4, 8 … up to `maxReadahead` and resets
+/// when the stream breaks) and groups a job reads in a burst (when it starts one again, its
+/// unread members are predicted within the burst). Items first seen by a write are predicted
+/// never to be read, until a tenth of written items are seen read.
 ///
 /// Decisions: the victim is the cached item predicted farthest away; when full, a newcomer is
 /// admitted only if predicted sooner than that victim; `prefetchCandidates` returns uncached
-/// known items predicted soonest and well before the victim (by `prefetchMargin`), so a prefetch
-/// never evicts something predicted to be needed earlier. Predictions that go overdue are
-/// re-scored a few at a time (`rescoreBudget`), which also teaches the model a lower bound.
+/// known items predicted soonest and clearly before the victim (`prefetchMargin`), so a
+/// prefetch never evicts something predicted to be needed earlier. Keys live in two heaps with
+/// lazy deletion; because predictions drift as time passes, a sweep re-scores `rescoreBudget`
+/// cached items per read and stale candidates are re-scored before they are proposed.
 ///
 /// Time is the count of reads the policy has seen, not the owner's clock, so stalls and link
 /// speed do not distort what it learns. Cost: O(jobs + log n) per call, amortised; the only
 /// larger steps are the once-per-group listing and burst expansions.
 public final class LearnedPolicy: CachePolicy {
+    /// Knobs; the defaults are what the standard set was tuned with.
     public struct Configuration: Sendable {
         /// Whether `prefetchCandidates` proposes anything ("learned-noprefetch" turns it off).
         public var prefetch: Bool
-        /// Frequency half-life in reads; nil means the number of listed items (about one pass).
+        /// The time scale, in reads: about one pass. Nil means the number of listed items. It is
+        /// the frequency half-life; staleness is measured in 64ths of it.
         public var halfLife: Double?
         public var maxReadahead: Int
         /// Hedge step size η.
         public var learningRate: Double
-        /// Cached items re-scored per access by the refresh sweep; also bounds the re-scoring done
-        /// per `victim` (half) and per `prefetchCandidates` (twice).
+        /// Cached items re-scored per read by the refresh sweep; also bounds the re-scoring done
+        /// per `victim` (half, at least one) and per `prefetchCandidates` (plus half the limit).
         public var rescoreBudget: Int
         /// A candidate must be predicted within this fraction of the victim's distance.
         public var prefetchMargin: Double
@@ -64,14 +70,12 @@ public final class LearnedPolicy: CachePolicy {
     public let configuration: Configuration
     private let keys: KeyTable
 
-    /// Mixture weights of the experts: epoch, frequency, reuse (the fourth lane is unused).
+    /// Hedge weights of the experts: epoch, frequency, reuse (the fourth lane is unused).
     public private(set) var weights: SIMD4<Double> = [0.6, 0.2, 0.2, 0]
     /// Running mean squared log error of each expert (epoch, frequency, reuse) when awake.
     public private(set) var expertLoss = SIMD4<Double>(repeating: 0)
-    /// Running mean log error (prediction − actual) of each expert when awake.
-    public private(set) var expertBias = SIMD4<Double>(repeating: 0)
-    /// Learned log bias per expert (and per count bucket for the frequency expert).
-    private var bias = [Double](repeating: 0, count: 3 * buckets)
+    /// Learned log bias of the frequency expert per count bucket (0, 1, 2–3, 4–7, 8+ reads).
+    private var frequencyBias = [Double](repeating: 0, count: 5)
     /// The expert whose guess is used (0 epoch, 1 frequency, 2 reuse) while it has an opinion.
     public private(set) var leader = 0
     /// Delays observed and learned from.
@@ -105,6 +109,8 @@ public final class LearnedPolicy: CachePolicy {
     private var candidates = ItemHeap()
     /// Cached items in no order, for the refresh sweep (with each item's index in it).
     private var cachedList: [Int32] = []
+    /// Heap entries taken out by the last `prefetchCandidates` and returned to the owner.
+    private var handedOut: [ItemHeap.Entry] = []
     private var cachedIndex: [Int32] = []
     private var sweepHand = 0
     /// Key of the newcomer being admitted: `victim()` refuses to evict anything needed sooner.
@@ -183,7 +189,7 @@ public final class LearnedPolicy: CachePolicy {
         job.distinct += 1
         jobs[j] = job
 
-        let h = halfLife
+        let h = frequencyHalfLife
         freq[i] = freq[i] * exp2(-(now - freqAt[i]) / h) + 1
         freqAt[i] = now
         if lastRead[i] >= 0 { lastInterval[i] = now - lastRead[i] } else { firstRead[i] = now }
@@ -253,6 +259,10 @@ public final class LearnedPolicy: CachePolicy {
         guard configuration.prefetch, limit > 0 else { return [] }
         let victimKey = freshVictimKey() ?? .infinity
         let bound = victimKey.isFinite ? now + configuration.prefetchMargin * (victimKey - now) : .infinity
+        // Candidates handed out last time and not fetched go back into the heap now (most were
+        // fetched, so putting every one back at once would mostly be wasted work).
+        for e in handedOut where flags[Int(e.item)] & Self.cached == 0 { candidates.restore(e) }
+        handedOut.removeAll(keepingCapacity: true)
         var out: [Int] = []
         var taken: [ItemHeap.Entry] = []
         var budget = limit / 2 + configuration.rescoreBudget
@@ -267,13 +277,18 @@ public final class LearnedPolicy: CachePolicy {
                     break
                 }
                 budget -= 1
-                rescore(i)
+                rescore(i)  // pushes a fresh entry; the taken one is now stale
                 if predicted[i] < bound, !out.contains(i) { out.append(i) }
                 continue
             }
-            taken.append(e)
-            guard e.key < bound else { break }
-            if !out.contains(i) { out.append(i) }
+            guard e.key < bound else {
+                taken.append(e)
+                break
+            }
+            if !out.contains(i) {
+                out.append(i)
+                handedOut.append(e)
+            }
         }
         for e in taken { candidates.restore(e) }
         return out
@@ -282,64 +297,55 @@ public final class LearnedPolicy: CachePolicy {
     // MARK: Model
 
     private var halfLife: Double { configuration.halfLife ?? max(1024, Double(listed)) }
+    /// Counts decay over about a pass. (Two passes make the frequency expert steadier on skewed
+    /// sampling, but then on epochs it rivals the epoch expert on the delays it is judged on, and
+    /// leadership changes scramble the cache; one pass measured better overall.)
+    private var frequencyHalfLife: Double { halfLife }
 
-    /// Calibration, then sleeping-experts Hedge. The frequency expert's log bias is learned per
-    /// count bucket (a key read once is usually colder than its one read suggests), slowly, so
-    /// it averages over a pass rather than chasing which delays happen to complete first. (The
-    /// epoch expert is not calibrated: early in a pass only its short delays have come true, and
-    /// a fast correction would mistake that for bias.) Then the experts that had an opinion
-    /// lose weight by exp(−η·loss), loss being the squared log error (capped), keeping
-    /// their total; a fixed share of all weight is spread evenly, so an expert that was wrong for
-    /// a while can win again when the pattern changes.
+    /// One observed delay: calibrate, then a sleeping-experts Hedge step. The frequency expert's
+    /// log bias is learned per count bucket, slowly, so it averages over a pass rather than
+    /// chasing which delays happen to complete first (early in a pass only the short ones have).
+    /// The experts that had an opinion lose weight by exp(−η · squared log error), keeping their
+    /// total; a small fixed share of weight is spread evenly, so an expert that was wrong for a
+    /// while can win again when the pattern changes.
     private func learn(_ raw: SIMD4<Double>, bucket: Int, target: Double) {
         let awake = raw .== raw  // false for NaN
         guard awake != SIMDMask(repeating: false) else { return }
-        // The epoch expert's structural estimate is kept as it is (its log bias is the spread of
-        // a uniform position, the same for all items); the frequency expert is calibrated per
-        // count bucket, which is what makes a once-read key look as cold as such keys are.
         var guesses = raw
-        guesses[1] -= bias[Self.biasIndex(1, bucket)]
+        if awake[1] {
+            guesses[1] -= frequencyBias[bucket]
+            frequencyBias[bucket] += 0.0003 * (raw[1] - target - frequencyBias[bucket])
+        }
         let error = (guesses - target).replacing(with: 0, where: .!awake)
         let loss = (error * error).clamped(lowerBound: .zero, upperBound: SIMD4(repeating: 16))
-        var factor = SIMD4<Double>(repeating: 1)
+        var updated = weights
         for k in 0..<3 where awake[k] {
-            factor[k] = exp(-configuration.learningRate * loss[k])
+            updated[k] *= exp(-configuration.learningRate * loss[k])
             expertLoss[k] += (loss[k] - expertLoss[k]) * 0.01
-            expertBias[k] += (error[k] - expertBias[k]) * 0.01
-            let b = Self.biasIndex(k, bucket)
-            bias[b] += 0.0003 * (raw[k] - target - bias[b])
         }
         let before = weights.replacing(with: 0, where: .!awake).sum()
-        var updated = weights * factor
         let after = updated.replacing(with: 0, where: .!awake).sum()
         if after > 0 {
             for k in 0..<3 where awake[k] { updated[k] *= before / after }
         }
         weights = updated
-        if awake[0] && awake[1] || awake[0] && awake[2] || awake[1] && awake[2] {
-            // Fixed share, only where experts actually competed: an expert alone cannot be
-            // out-learned, so sharing there would only erode a leader's earned lead.
-            let share = 0.0001
-            weights = (1 - share) * weights + SIMD4(share / 3, share / 3, share / 3, 0)
-            weights[3] = 0
+        if (awake[0] ? 1 : 0) + (awake[1] ? 1 : 0) + (awake[2] ? 1 : 0) > 1 {
+            // Only where experts competed: a lone expert's lead was not lost, so nothing to share.
+            weights = 0.9999 * weights + SIMD4(1, 1, 1, 0) * (0.0001 / 3)
         }
-        // The leader changes only when clearly beaten: experts differ in scale, and a key
-        // computed by one is not comparable with keys computed by another, so flapping between
-        // near-equal experts would scramble the cache's order.
+        // The leader changes only when clearly beaten: a key computed by one expert is not
+        // comparable with keys computed by another, so flapping between near-equals would
+        // scramble the cache's order.
         for k in 0..<3 where k != leader && weights[k] > 4 * weights[leader] { leader = k }
         trainingExamples += 1
-        if let mixed = mix(guesses) { meanAbsLogError += (abs(mixed - target) - meanAbsLogError) * 0.001 }
+        if let mixed = lead(guesses) { meanAbsLogError += (abs(mixed - target) - meanAbsLogError) * 0.001 }
     }
 
-    private static let buckets = 5
-    private static func biasIndex(_ expert: Int, _ bucket: Int) -> Int { expert * buckets + (expert == 1 ? bucket : 0) }
-
-    /// The leader's guess, or if it abstains the guess of the awake expert with the most weight;
-    /// nil if all abstain. Following the leader rather than averaging keeps a prediction one
-    /// expert's time estimate: averaging an epoch expert (which knows an unread item comes this
-    /// pass) with a frequency expert (which does not) blurs exactly the distinction the cache
-    /// lives on, and mixes scales that drift differently between re-scorings.
-    private func mix(_ guesses: SIMD4<Double>) -> Double? {
+    /// The leader's guess, or if it abstains the guess of the heaviest awake expert; nil if all
+    /// abstain. Following the leader rather than averaging keeps a prediction one expert's time
+    /// estimate: averaging the epoch expert (which knows an unread item comes this pass) with the
+    /// frequency expert (which does not) blurs exactly the distinction the cache lives on.
+    private func lead(_ guesses: SIMD4<Double>) -> Double? {
         if guesses[leader] == guesses[leader] { return guesses[leader] }
         var best: Int?
         for k in 0..<3 where guesses[k] == guesses[k] && weights[k] > (best.map { weights[$0] } ?? -1) { best = k }
@@ -362,14 +368,13 @@ public final class LearnedPolicy: CachePolicy {
             snapBucket[i] = UInt8(bucket)
             snapAt[i] = now
         }
-        // The epoch expert's structural estimate is kept as it is (its log bias is the spread of
-        // a uniform position, the same for all items); the frequency expert is calibrated per
-        // count bucket, which is what makes a once-read key look as cold as such keys are.
+        // The epoch expert's mean estimate is used as it is: a key must stay a time estimate for
+        // keys made at different moments to compare.
         var guesses = raw
-        guesses[1] -= bias[Self.biasIndex(1, bucket)]
+        guesses[1] -= frequencyBias[bucket]
         scoredAt[i] = now
         let maxLog = log(64 * halfLife)
-        guard let m = mix(guesses) else { return now + exp(maxLog) }
+        guard let m = lead(guesses) else { return now + exp(maxLog) }
         return now + exp(min(maxLog, max(0, m)))
     }
 
@@ -405,16 +410,16 @@ public final class LearnedPolicy: CachePolicy {
     }
 
     /// Frequency expert: the read rate as reads per unit of decayed observation window since the
-    /// item's first read (which starts the window, so it is not counted), with a weak prior of half
-    /// a read per eighth of a half-life; an item that turned hot recently is rated on its short
-    /// history rather than diluted over a full half-life.
+    /// item's first read (which starts the window, so it is not counted), with a weak prior (an
+    /// eighth of a read per 1/32 half-life) so one read is not an infinite rate; an item that
+    /// turned hot recently is rated on its short history rather than diluted over a half-life.
     private func frequencyEstimate(_ i: Int) -> (delay: Double, bucket: Int)? {
         guard freq[i] > 0 else { return nil }
-        let h = halfLife
+        let h = frequencyHalfLife
         let count = max(0, freq[i] * exp2(-(now - freqAt[i]) / h) - exp2(-(now - firstRead[i]) / h))
         let window = h / M_LN2 * (1 - exp2(-(now - firstRead[i]) / h))
         let bucket = count < 0.5 ? 0 : count < 1.5 ? 1 : count < 3.5 ? 2 : count < 7.5 ? 3 : 4
-        return ((window + h / 8) / (count + 0.5), bucket)
+        return ((window + h / 32) / (count + 0.125), bucket)
     }
 
     private func writeKey() -> Double {
@@ -511,12 +516,6 @@ public final class LearnedPolicy: CachePolicy {
         item < flags.count && flags[item] & Self.known != 0 ? predicted[item] : nil
     }
 
-    /// Each expert's current delay estimate for `item` (nil where it abstains), for diagnostics.
-    func experts(_ item: Int) -> (epoch: Double?, frequency: Double?, reuse: Double?) {
-        guard item < flags.count else { return (nil, nil, nil) }
-        return (epochDelay(item), frequencyEstimate(item)?.delay, lastInterval[item] > 0 ? lastInterval[item] : nil)
-    }
-
     /// Reads seen so far: the policy's clock.
     public var clock: Double { now }
 
@@ -537,15 +536,10 @@ public final class LearnedPolicy: CachePolicy {
     }
 
     /// Predictions drift as time passes without a read (the rest of a pass shrinks, counts
-    /// decay), and keys computed at different times stop being comparable. Re-scoring the
-    /// overdue and, round-robin, every cached item keeps the heap's order close to the order
-    /// the model would give now.
+    /// decay), and keys computed at different times stop being comparable. Re-scoring every
+    /// cached item round-robin keeps the heap's order close to the order the model would give
+    /// now. (Looking for overdue keys at the heap's low end instead costs a pop per stale entry.)
     private func refreshCached() {
-        var overdue = 2
-        while overdue > 0, let e = cachedItems.min(), e.key < now {
-            rescore(Int(e.item))
-            overdue -= 1
-        }
         for _ in 0..<min(configuration.rescoreBudget, cachedList.count) {
             if sweepHand >= cachedList.count { sweepHand = 0 }
             let i = Int(cachedList[sweepHand])

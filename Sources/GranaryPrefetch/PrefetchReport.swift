@@ -14,8 +14,10 @@ public struct PrefetchReport: Codable, Sendable {
     public var scale: Double
     public var scenarios: [Scenario]
     public var checks: [Check]
-    public var allPassed: Bool { checks.allSatisfy(\.passed) }
+    /// Whether every check passed.
+    public var allPassed: Bool
 
+    /// One trace: its size and a run per cache size.
     public struct Scenario: Codable, Sendable {
         public var name: String
         public var accesses: Int

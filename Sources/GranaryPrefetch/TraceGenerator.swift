@@ -63,16 +63,17 @@ public struct TraceGenerator: Sendable {
         var r = rng(2)
         var out: [TraceRecord] = []
         var order = Array(data.indices)
-        var t = 0.0
         for _ in 0..<epochs {
             r.shuffle(&order)
             for s in order {
-                out.append(TraceRecord(t: t, job: "rank0", key: data[s].key, size: data[s].size))
-                t += 0.001
+                out.append(TraceRecord(t: ms(out.count), job: "rank0", key: data[s].key, size: data[s].size))
             }
         }
         return out
     }
+
+    /// `n` milliseconds, computed from the count rather than accumulated, so times stay short decimals.
+    private func ms(_ n: Int, per: Double = 1) -> Double { Double(n) * per / 1000 }
 
     public func shared(jobs: Int = 4, epochs: Int = 3) -> [TraceRecord] {
         let data = dataset(scaled(10_000), stream: 3)
@@ -91,7 +92,7 @@ public struct TraceGenerator: Sendable {
         for step in 0..<(data.count * epochs) {
             for j in 0..<jobs {
                 let s = orders[j][step]
-                let t = Double(step) * 0.001 + Double(j) * 0.001 / Double(jobs)
+                let t = Double(step * jobs + j) / Double(jobs) / 1000
                 out.append(TraceRecord(t: t, job: "job\(j)", key: data[s].key, size: data[s].size))
             }
         }
@@ -107,7 +108,6 @@ public struct TraceGenerator: Sendable {
         var weight = [Double](repeating: 0, count: data.count)
         for (rank, s) in ranks.enumerated() { weight[s] = 1 / Double(rank + 1) }
         var out: [TraceRecord] = []
-        var t = 0.0
         for pass in 0..<passes {
             if pass > 0 {
                 var chosen = Array(data.indices)
@@ -130,8 +130,7 @@ public struct TraceGenerator: Sendable {
                     let mid = (lo + hi) / 2
                     if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
                 }
-                out.append(TraceRecord(t: t, job: "rank0", key: data[lo].key, size: data[lo].size))
-                t += 0.001
+                out.append(TraceRecord(t: ms(out.count), job: "rank0", key: data[lo].key, size: data[lo].size))
             }
         }
         return out
@@ -143,14 +142,12 @@ public struct TraceGenerator: Sendable {
         var r = rng(6)
         var order = Array(0..<count)
         var out: [TraceRecord] = []
-        var t = 0.0
         for _ in 0..<epochs {
             r.shuffle(&order)
             for s in order {
                 for b in 0..<blocksPerShard {
-                    out.append(TraceRecord(t: t, job: "rank0", key: "shards/shard-\(pad(s, 4)).tar#\(b)",
+                    out.append(TraceRecord(t: ms(out.count, per: 5), job: "rank0", key: "shards/shard-\(pad(s, 4)).tar#\(b)",
                                            size: block, offset: Int64(b * block)))
-                    t += 0.005
                 }
             }
         }
@@ -165,19 +162,16 @@ public struct TraceGenerator: Sendable {
         var r = rng(8)
         var order = Array(data.indices)
         var out: [TraceRecord] = []
-        var t = 0.0
         var step = 0
         for _ in 0..<epochs {
             r.shuffle(&order)
             for s in order {
-                out.append(TraceRecord(t: t, job: "rank0", key: data[s].key, size: data[s].size))
-                t += 0.001
+                out.append(TraceRecord(t: ms(out.count), job: "rank0", key: data[s].key, size: data[s].size))
                 step += 1
                 if step % interval == 0 {
                     for b in 0..<blocks {
-                        out.append(TraceRecord(t: t, job: "rank0", key: "ckpt/step-\(pad(step, 6)).pt#\(b)",
+                        out.append(TraceRecord(t: ms(out.count), job: "rank0", key: "ckpt/step-\(pad(step, 6)).pt#\(b)",
                                                size: block, offset: Int64(b * block), isWrite: true))
-                        t += 0.001
                     }
                 }
             }

@@ -76,7 +76,13 @@ public final class TraceReader {
     private func nextLine() throws(TraceError) -> (Int, Int)? {
         var scanFrom = start
         while true {
-            if let nl = buffer[scanFrom..<end].firstIndex(of: UInt8(ascii: "\n")) {
+            let from = scanFrom, upTo = end
+            let found: Int? = buffer.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress, from < upTo,
+                      let hit = memchr(base + from, Int32(UInt8(ascii: "\n")), upTo - from) else { return nil }
+                return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            }
+            if let nl = found {
                 defer { start = nl + 1 }
                 return (start, nl)
             }
@@ -243,9 +249,7 @@ struct LineParser {
         while i < p.count, p[i] != UInt8(ascii: "\""), p[i] != UInt8(ascii: "\\"), p[i] >= 0x20 { i += 1 }
         guard i < p.count else { throw fail("closing '\"'") }
         if p[i] == UInt8(ascii: "\"") {
-            guard let s = String(validating: UnsafeBufferPointer(rebasing: p[begin..<i]), as: UTF8.self) else {
-                throw Failure(reason: .invalidUTF8)
-            }
+            let s = try Self.text(UnsafeBufferPointer(rebasing: p[begin..<i]))
             i += 1
             return s
         }
@@ -254,8 +258,7 @@ struct LineParser {
             let c = p[i]
             if c == UInt8(ascii: "\"") {
                 i += 1
-                guard let s = String(validating: bytes, as: UTF8.self) else { throw Failure(reason: .invalidUTF8) }
-                return s
+                return try bytes.withUnsafeBufferPointer { b throws(Failure) in try Self.text(b) }
             }
             if c < 0x20 { throw fail("an escaped control character") }
             if c != UInt8(ascii: "\\") { bytes.append(c); i += 1; continue }
@@ -284,6 +287,15 @@ struct LineParser {
             }
         }
         throw fail("closing '\"'")
+    }
+
+    /// The UTF-8 `bytes` as a String, or `.invalidUTF8`. (Decoding and comparing back is much
+    /// cheaper than the generic `String(validating:)`, and ASCII skips the comparison.)
+    private static func text(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> String {
+        let s = String(decoding: bytes, as: UTF8.self)
+        if bytes.allSatisfy({ $0 < 0x80 }) { return s }
+        guard s.utf8.elementsEqual(bytes) else { throw Failure(reason: .invalidUTF8) }
+        return s
     }
 
     private mutating func hex4() throws(Failure) -> UInt32 {

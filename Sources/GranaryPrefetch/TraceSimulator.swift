@@ -18,8 +18,9 @@ import Darwin
 ///   `admit(.demand)` and evictions. Writes never stall and use no read bandwidth; they are
 ///   offered with `.write` (write-through) and are left out of hit ratios.
 /// - Prefetch: after each access (and once before the first), while `linkFree ≤ T + lookahead`
-///   the policy's candidates are fetched, each admitted with `.prefetch` and made room for by
-///   evicting the policy's victims. lookahead = 2 × latency + the trace's mean gap between reads:
+///   the policy's candidates are fetched, `prefetchBatch` at a time, each admitted with
+///   `.prefetch` and made room for by evicting the policy's victims; a candidate already cached
+///   is never refetched, and the round ends at a refusal or a short batch. lookahead = 2 × latency + the trace's mean gap between reads:
 ///   enough to cover one request's round trip plus the next read, so a prefetcher keeps the pipe
 ///   busy without queueing so far ahead that a demand fetch waits behind speculative work.
 /// - With `hintWindow`, the simulator acts as the data loader: before each read of job j (and
@@ -28,6 +29,7 @@ import Darwin
 /// Guarantees: cached plus in-flight bytes never exceed `cacheBytes`; every eviction and
 /// insertion is reported to the policy; the counters in `PolicyResult` are exact for the model.
 public final class TraceSimulator {
+    /// One replay's cache size, link, and whether prefetching and hints are on.
     public struct Options: Sendable {
         public var cacheBytes: Int
         public var bandwidth: Double
@@ -35,10 +37,11 @@ public final class TraceSimulator {
         public var prefetch: Bool
         /// Feed hints of this many upcoming reads (nil: no hints).
         public var hintWindow: Int?
+        /// Candidates asked for at a time; the round continues while whole batches are fetched.
         public var prefetchBatch: Int
 
         public init(cacheBytes: Int, bandwidth: Double = 1e9, latency: Double = 0.002,
-                    prefetch: Bool = true, hintWindow: Int? = nil, prefetchBatch: Int = 16) {
+                    prefetch: Bool = true, hintWindow: Int? = nil, prefetchBatch: Int = 4) {
             self.cacheBytes = cacheBytes
             self.bandwidth = bandwidth
             self.latency = latency
@@ -322,7 +325,8 @@ private final class Replay {
                 result.prefetchBytes += size
                 issued += 1
             }
-            if issued == 0 { return }
+            // A short batch means the policy has nothing more worth fetching right now.
+            if issued < options.prefetchBatch { return }
         }
     }
 }

@@ -158,7 +158,9 @@ struct CacheBench: AsyncParsableCommand {
         defer { client.setCache(nil) }
         let dataset = try await Dataset.open("/bench/cache", format: .files(extensions: ["bin"]), label: .pathComponent(-2), client: client)
         let pool = try IOBufferPool(.init(arenaBytes: 16 << 20, limitBytes: 256 << 20, lockMemory: false), logger: logger)
-        let config = LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 7, concurrentReads: reads, prefetchBatches: 1, hintBatches: 4)
+        // "off" is really off: no cache of the bench's, and none the loader would install itself.
+        let config = LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 7, concurrentReads: reads, prefetchBatches: 1, hintBatches: 4,
+                                         prefetchMemoryBytes: 0)
         let loader = try Loader(dataset: dataset, client: client, pool: pool, configuration: config)
         var out: [Epoch] = []
         for e in 0..<epochs {

@@ -1,3 +1,0 @@
-import Testing
-@testable import GranaryPrefetch
-@Suite struct Smoke { @Test func ok() { #expect(KeyTable().count == 0) } }
