@@ -107,8 +107,8 @@ public final class DiskCacheTier: Sendable {
             return false
         }
         var done = 0
-        while done < out.count {
-            let n = pread(fd, out.baseAddress! + done, out.count - done, off_t(header.count + done))
+        while done < out.count, let base = out.baseAddress {
+            let n = pread(fd, base + done, out.count - done, off_t(header.count + done))
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { drop(key, reason: "truncated: \(done) of \(out.count) bytes"); return false }
             done += n
@@ -238,7 +238,10 @@ public final class DiskCacheTier: Sendable {
     static func readFully(_ fd: Int32, _ buf: inout [UInt8], at offset: Int) -> Bool {
         var done = 0
         while done < buf.count {
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            let n = buf.withUnsafeMutableBytes { b -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                return pread(fd, base + done, b.count - done, off_t(offset + done))
+            }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n
@@ -250,8 +253,8 @@ public final class DiskCacheTier: Sendable {
 
     static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
         var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+        while done < bytes.count, let base = bytes.baseAddress {
+            let n = Glibc.write(fd, base + done, bytes.count - done)
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n
