@@ -55,6 +55,8 @@ public final class ReadCache: ReadHintSink, Sendable {
         var gap = 0.001
         var fetchSeconds = 0.002
         var serial: UInt64 = 0
+        /// The item each job read last.
+        var lastItem: [Int: Int] = [:]
 
         init(policy: any CachePolicy, keys: KeyTable) {
             self.policy = policy
@@ -142,8 +144,7 @@ public final class ReadCache: ReadHintSink, Sendable {
         let tag = Self.tag(map, offset: offset, length: length)
         let now = FileClient.seconds()
         let locator = CacheLocator(inode: map.inode.id, offset: offset, length: length, path: path)
-        let (id, found) = lookup(map, locator: locator, key: key, job: job, tag: tag, now: now)
-        trace.record(TraceRecord(t: now - opened, job: job, key: key, size: length, offset: offset))
+        let (id, found) = lookup(map, locator: locator, key: key, job: job, tag: tag, now: now, continuation: part.lowerBound > 0)
         defer { prefetch() }
         switch found {
         case let .memory(buffer):
@@ -182,7 +183,8 @@ public final class ReadCache: ReadHintSink, Sendable {
     }
 
     /// Records the access and finds the item in memory or under way, or starts its fetch.
-    private func lookup(_ map: FileMap, locator: CacheLocator, key: String, job: String, tag: UInt64, now: Double) -> (Int, Found) {
+    private func lookup(_ map: FileMap, locator: CacheLocator, key: String, job: String, tag: UInt64, now: Double,
+                        continuation: Bool) -> (Int, Found) {
         state.withLock { s in
             let id = s.keys.intern(key, size: locator.length)
             s.locators[id] = locator
@@ -205,10 +207,17 @@ public final class ReadCache: ReadHintSink, Sendable {
                 if f.prefetched { s.stats.prefetchUsed += 1 }
                 found = .waiting(f.task, prefetched: f.prefetched)
             }
-            let access = Access(time: now - opened, job: s.keys.job(job), item: id, size: locator.length)
-            let t0 = DispatchFreeClock.nanos()
-            s.policy.accessed(access, cached: found != nil)
-            s.policyNanos += DispatchFreeClock.nanos() - t0
+            let jobID = s.keys.job(job)
+            // The kernel reads a cached block in several requests, one after another: the policy
+            // and the trace see one access per block, not one per request.
+            if !continuation || s.lastItem[jobID] != id {
+                s.lastItem[jobID] = id
+                let access = Access(time: now - opened, job: jobID, item: id, size: locator.length)
+                let t0 = DispatchFreeClock.nanos()
+                s.policy.accessed(access, cached: found != nil)
+                s.policyNanos += DispatchFreeClock.nanos() - t0
+                trace.record(TraceRecord(t: now - opened, job: job, key: s.keys[id].key, size: locator.length, offset: locator.offset))
+            }
             if let found { return (id, found) }
             s.stats.misses += 1
             s.serial += 1
