@@ -7,6 +7,7 @@
 struct Arena {
     let mapping: ArenaMapping
     let locked: Bool
+    let registrations: [any ArenaRegistration]
     private(set) var sizeClass: Int
     private(set) var stride: Int
     private(set) var slotCount: Int
@@ -19,9 +20,10 @@ struct Arena {
     private var carved = 0
     private var returned: [Int] = []
 
-    init(mapping: ArenaMapping, locked: Bool, sizeClass: Int, stride: Int) {
+    init(mapping: ArenaMapping, locked: Bool, registrations: [any ArenaRegistration], sizeClass: Int, stride: Int) {
         self.mapping = mapping
         self.locked = locked
+        self.registrations = registrations
         self.sizeClass = sizeClass
         self.stride = stride
         self.slotCount = mapping.bytes / stride

@@ -25,16 +25,23 @@ struct ArenaMapping: @unchecked Sendable {
 
     /// Maps `bytes` of private anonymous memory, faulted in now (MAP_POPULATE) so that the first
     /// network read into a buffer does not pay a page fault per page.
-    static func map(bytes: Int) throws(BufferError) -> ArenaMapping {
+    ///
+    /// With `hugePages`, huge pages are asked for first (MAP_HUGETLB: fewer TLB misses, and an RDMA
+    /// or CUDA registration of fewer, larger pages); where the system has none reserved
+    /// (`vm.nr_hugepages`), the ordinary mapping is used and `huge` says so.
+    static func map(bytes: Int, hugePages: Bool = false) throws(BufferError) -> (mapping: ArenaMapping, huge: Bool) {
         #if os(Linux)
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
+        if hugePages, let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, flags | MAP_HUGETLB, -1, 0), base != MAP_FAILED {
+            return (ArenaMapping(base: base, bytes: bytes), true)
+        }
         #else
         let flags = MAP_PRIVATE | MAP_ANON
         #endif
         guard let base = mmap(nil, bytes, PROT_READ | PROT_WRITE, flags, -1, 0), base != MAP_FAILED else {
             throw .mapFailed(bytes: bytes, errno: errno)
         }
-        return ArenaMapping(base: base, bytes: bytes)
+        return (ArenaMapping(base: base, bytes: bytes), false)
     }
 
     /// Pins the mapping in memory; 0 when it is locked, otherwise the errno mlock set.

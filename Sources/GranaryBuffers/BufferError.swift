@@ -21,6 +21,8 @@ public enum BufferError: Error, Equatable, Sendable, CustomStringConvertible {
     case mapFailed(bytes: Int, errno: Int32)
     /// The task waiting for a buffer was cancelled before one became free.
     case cancelled
+    /// A registrar (RDMA, CUDA) refused an arena, or is not available; the arena was unmapped.
+    case registrationFailed(registrar: String, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum BufferError: Error, Equatable, Sendable, CustomStringConvertible {
             return "mmap of a \(bytes)-byte buffer arena failed: \(String(cString: strerror(code))) (errno \(code))"
         case .cancelled:
             return "cancelled while waiting for an I/O buffer"
+        case .registrationFailed(let registrar, let reason):
+            return "\(registrar) registration of an I/O buffer arena failed: \(reason)"
         }
     }
 }

@@ -26,6 +26,12 @@ public final class IOBuffer: Sendable {
     /// The size class the buffer was carved for; at least `count`.
     public var capacity: Int { slot.sizeClass }
 
+    /// The registration of this buffer's arena with `registrar` ("rdma", "cuda"), made once when
+    /// the arena was mapped; nil when the pool has no such registrar.
+    public func registration(_ registrar: String) -> (any ArenaRegistration)? {
+        slot.registrations.first { $0.registrar == registrar }
+    }
+
     /// Exactly `count` bytes, starting on a page boundary.
     public var bytes: UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(start: slot.start, count: count)

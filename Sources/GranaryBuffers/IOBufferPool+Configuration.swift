@@ -12,12 +12,17 @@ extension IOBufferPool {
         public var lockMemory: Bool = true
         /// The smallest size class: a power of two, at least 4096, at most `arenaBytes`.
         public var smallestClass: Int = 4096
+        /// Ask for huge pages (MAP_HUGETLB) for each arena, falling back to ordinary pages where
+        /// none are reserved; `Stats.hugePageArenas` says which it got.
+        public var hugePages: Bool = false
 
-        public init(arenaBytes: Int = 64 << 20, limitBytes: Int = 1 << 30, lockMemory: Bool = true, smallestClass: Int = 4096) {
+        public init(arenaBytes: Int = 64 << 20, limitBytes: Int = 1 << 30, lockMemory: Bool = true, smallestClass: Int = 4096,
+                    hugePages: Bool = false) {
             self.arenaBytes = arenaBytes
             self.limitBytes = limitBytes
             self.lockMemory = lockMemory
             self.smallestClass = smallestClass
+            self.hugePages = hugePages
         }
 
         public init(from decoder: any Decoder) throws {
@@ -27,6 +32,7 @@ extension IOBufferPool {
             limitBytes = try container.decodeIfPresent(Int.self, forKey: .limitBytes) ?? defaults.limitBytes
             lockMemory = try container.decodeIfPresent(Bool.self, forKey: .lockMemory) ?? defaults.lockMemory
             smallestClass = try container.decodeIfPresent(Int.self, forKey: .smallestClass) ?? defaults.smallestClass
+            hugePages = try container.decodeIfPresent(Bool.self, forKey: .hugePages) ?? defaults.hugePages
         }
 
         /// The first field out of range, as the error `IOBufferPool.init` throws, or nil.

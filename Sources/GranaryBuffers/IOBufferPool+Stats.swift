@@ -16,10 +16,15 @@ extension IOBufferPool {
         public var waits: Int
         /// The one-time warning logged when mlock was refused, or nil.
         public var lockWarning: String?
+        /// Arenas mapped with huge pages (asked for with `Configuration.hugePages`).
+        public var hugePageArenas: Int
+        /// Bytes of arenas registered, per registrar ("rdma", "cuda").
+        public var registeredBytes: [String: Int]
 
         public init(
             arenas: Int = 0, mappedBytes: Int = 0, lockedBytes: Int = 0, inUseBuffers: Int = 0, inUseBytes: Int = 0,
-            freeBuffers: Int = 0, waits: Int = 0, lockWarning: String? = nil
+            freeBuffers: Int = 0, waits: Int = 0, lockWarning: String? = nil, hugePageArenas: Int = 0,
+            registeredBytes: [String: Int] = [:]
         ) {
             self.arenas = arenas
             self.mappedBytes = mappedBytes
@@ -29,6 +34,8 @@ extension IOBufferPool {
             self.freeBuffers = freeBuffers
             self.waits = waits
             self.lockWarning = lockWarning
+            self.hugePageArenas = hugePageArenas
+            self.registeredBytes = registeredBytes
         }
     }
 }

@@ -26,14 +26,19 @@ public final class IOBufferPool: Sendable {
     private let logger: Logger
     /// mlock, replaceable so that tests can see the refused path on a machine where locking works.
     private let lockArena: @Sendable (ArenaMapping) -> Int32
+    /// Run on every arena once, when it is mapped (RDMA memory regions, CUDA host registration).
+    public let registrars: [any ArenaRegistrar]
 
-    public convenience init(_ configuration: Configuration = .init(), logger: Logger) throws(BufferError) {
-        try self.init(configuration, logger: logger, lockArena: { $0.lock() })
+    /// A pool whose arenas are registered with each of `registrars` as they are mapped.
+    public convenience init(_ configuration: Configuration = .init(), registrars: [any ArenaRegistrar] = [],
+                            logger: Logger) throws(BufferError) {
+        try self.init(configuration, registrars: registrars, logger: logger, lockArena: { $0.lock() })
     }
 
-    init(_ configuration: Configuration, logger: Logger, lockArena: @escaping @Sendable (ArenaMapping) -> Int32)
-        throws(BufferError)
+    init(_ configuration: Configuration, registrars: [any ArenaRegistrar] = [], logger: Logger,
+         lockArena: @escaping @Sendable (ArenaMapping) -> Int32) throws(BufferError)
     {
+        self.registrars = registrars
         if let error = configuration.validate(pageSize: ArenaMapping.pageSize) { throw error }
         self.configuration = configuration
         classes = SizeClasses(
@@ -119,9 +124,9 @@ public final class IOBufferPool: Sendable {
         case .slot(let slot):
             return IOBuffer(pool: self, slot: slot, count: count)
         case .map(let lock):
-            let mapping: ArenaMapping
+            let mapping: ArenaMapping, huge: Bool
             do {
-                mapping = try ArenaMapping.map(bytes: configuration.arenaBytes)
+                (mapping, huge) = try ArenaMapping.map(bytes: configuration.arenaBytes, hugePages: configuration.hugePages)
             } catch {
                 let wakeups = state.withLock { $0.abandonMap() }
                 wakeups.forEach { $0.resume() }
@@ -129,10 +134,26 @@ public final class IOBufferPool: Sendable {
                 throw error
             }
             let lockErrno = lock ? lockArena(mapping) : 0
+            // Register the arena with every registrar, once; one refusal undoes the others and the
+            // mapping, and fails this take (the room goes back to whoever waits).
+            var registrations: [any ArenaRegistration] = []
+            for registrar in registrars {
+                do {
+                    registrations.append(try registrar.register(mapping.base, bytes: mapping.bytes))
+                } catch {
+                    for r in registrations { r.deregister() }
+                    mapping.unmap()
+                    let wakeups = state.withLock { $0.abandonMap() }
+                    wakeups.forEach { $0.resume() }
+                    logger.error("I/O buffer arena could not be registered", metadata: ["registrar": "\(registrar.name)", "error": "\(error)"])
+                    throw error
+                }
+            }
             let warning = lockErrno == 0
                 ? nil : MemoryLockWarning.text(errno: lockErrno, arenaBytes: configuration.arenaBytes)
             let installed = state.withLock { state in
-                state.install(mapping: mapping, locked: lock && lockErrno == 0, lockWarning: warning, sizeClass: sizeClass)
+                state.install(mapping: mapping, locked: lock && lockErrno == 0, huge: huge, registrations: registrations,
+                              lockWarning: warning, sizeClass: sizeClass)
             }
             installed.wakeups.forEach { $0.resume() }
             if installed.logIt, let warning { logger.warning("\(warning)") }

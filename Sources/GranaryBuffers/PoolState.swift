@@ -32,6 +32,7 @@ struct PoolState {
     private var inUseBytes = 0
     private var totalSlots = 0
     private var lockedArenas = 0
+    private var hugeArenas = 0
     private var waits = 0
     private var lockWarning: String?
 
@@ -46,7 +47,9 @@ struct PoolState {
         IOBufferPool.Stats(
             arenas: arenas.count, mappedBytes: arenas.count * arenaBytes, lockedBytes: lockedArenas * arenaBytes,
             inUseBuffers: inUseBuffers, inUseBytes: inUseBytes, freeBuffers: totalSlots - inUseBuffers,
-            waits: waits, lockWarning: lockWarning)
+            waits: waits, lockWarning: lockWarning,
+            hugePageArenas: hugeArenas,
+            registeredBytes: arenas.reduce(into: [:]) { out, a in for r in a.registrations { out[r.registrar, default: 0] += arenaBytes } })
     }
 
     // MARK: Taking
@@ -91,11 +94,13 @@ struct PoolState {
     /// Adds an arena a take mapped under a `.map` grant, and takes its first slot for that take.
     /// `lockWarning` is the warning text when mlock refused it; it is kept (and `logIt` is true)
     /// only the first time.
-    mutating func install(mapping: ArenaMapping, locked: Bool, lockWarning warning: String?, sizeClass: Int)
-        -> (slot: Slot?, wakeups: [Wakeup], logIt: Bool)
+    mutating func install(mapping: ArenaMapping, locked: Bool, huge: Bool, registrations: [any ArenaRegistration],
+                          lockWarning warning: String?, sizeClass: Int) -> (slot: Slot?, wakeups: [Wakeup], logIt: Bool)
     {
         pendingMaps -= 1
-        let arena = Arena(mapping: mapping, locked: locked, sizeClass: sizeClass, stride: classes.stride(of: sizeClass))
+        if huge { hugeArenas += 1 }
+        let arena = Arena(mapping: mapping, locked: locked, registrations: registrations, sizeClass: sizeClass,
+                          stride: classes.stride(of: sizeClass))
         arenas.append(arena)
         idleArenas += 1
         totalSlots += arena.slotCount
@@ -141,7 +146,10 @@ struct PoolState {
 
     /// Unmaps every arena; only the pool's deinit calls this, when no buffer can be out.
     func unmapAll() {
-        for arena in arenas { arena.mapping.unmap() }
+        for arena in arenas {
+            for r in arena.registrations { r.deregister() }
+            arena.mapping.unmap()
+        }
     }
 
     // MARK: Internals
@@ -181,7 +189,7 @@ struct PoolState {
         inUseBytes += arena.sizeClass
         relist(index)
         return Slot(arena: index, index: slotIndex, mapping: arena.mapping, offset: arena.offset(of: slotIndex),
-                    sizeClass: arena.sizeClass)
+                    sizeClass: arena.sizeClass, registrations: arena.registrations)
     }
 
     /// Puts the arena in, or takes it out of, its class's list to match whether it can hand out a slot.

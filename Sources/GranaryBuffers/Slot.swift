@@ -5,6 +5,8 @@ struct Slot: Sendable {
     let mapping: ArenaMapping
     let offset: Int
     let sizeClass: Int
+    /// The arena's registrations (RDMA, CUDA), made once when it was mapped.
+    let registrations: [any ArenaRegistration]
 
     var start: UnsafeMutableRawPointer { mapping.base + offset }
 }

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Pins arenas for CUDA (`cudaHostRegister`), so that host-to-device copies from pool buffers run
+/// at pinned-memory speed without staging. libcudart is opened with `dlopen` at run time: the build
+/// never needs CUDA, and a machine without it gets `nil` from `load()` with the reason.
+///
+/// Guarantees: a registration covers the whole arena with `cudaHostRegisterDefault` and is undone
+/// with `cudaHostUnregister`; a CUDA error fails the arena's mapping with
+/// `BufferError.registrationFailed` naming "cuda" and the error code.
+public struct CUDAHostRegistrar: ArenaRegistrar {
+    public let name = "cuda"
+    typealias RegisterFn = @convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Int32
+    typealias UnregisterFn = @convention(c) (UnsafeMutableRawPointer?) -> Int32
+    // The library handle and function pointers are immutable addresses valid for the process's
+    // life (the library is never closed), so sharing them between threads shares no state.
+    nonisolated(unsafe) let registerFn: RegisterFn
+    nonisolated(unsafe) let unregisterFn: UnregisterFn
+    /// The library that was opened.
+    public let library: String
+
+    /// The names tried, newest CUDA first.
+    public static let libraryNames = ["libcudart.so", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so.11"]
+
+    /// The registrar over the first libcudart that opens and has both functions, or why none did.
+    public static func load() -> Result<CUDAHostRegistrar, BufferError> {
+        var tried: [String] = []
+        for name in libraryNames {
+            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
+                tried.append("\(name): \(dlerror().map { String(cString: $0) } ?? "not found")")
+                continue
+            }
+            guard let r = dlsym(handle, "cudaHostRegister"), let u = dlsym(handle, "cudaHostUnregister") else {
+                tried.append("\(name): no cudaHostRegister/cudaHostUnregister")
+                continue
+            }
+            return .success(CUDAHostRegistrar(registerFn: unsafeBitCast(r, to: RegisterFn.self),
+                                              unregisterFn: unsafeBitCast(u, to: UnregisterFn.self), library: name))
+        }
+        return .failure(.registrationFailed(registrar: "cuda", reason: "libcudart is not available (" + tried.joined(separator: "; ") + ")"))
+    }
+
+    public func register(_ base: UnsafeMutableRawPointer, bytes: Int) throws(BufferError) -> any ArenaRegistration {
+        let code = registerFn(base, bytes, 0)
+        guard code == 0 else {
+            throw .registrationFailed(registrar: name, reason: "cudaHostRegister of \(bytes) bytes returned error \(code)")
+        }
+        return Registration(base: base, unregisterFn: unregisterFn)
+    }
+
+    /// One arena pinned for CUDA.
+    struct Registration: ArenaRegistration {
+        let registrar = "cuda"
+        // An address, and a function pointer valid for the process's life (see above).
+        nonisolated(unsafe) let base: UnsafeMutableRawPointer
+        nonisolated(unsafe) let unregisterFn: UnregisterFn
+
+        func deregister() { _ = unregisterFn(base) }
+    }
+}
