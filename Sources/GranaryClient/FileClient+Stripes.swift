@@ -151,6 +151,7 @@ extension FileClient {
         }
         let data = try await decodeStripe(s, skipping: failures, file: file, map: map)
         data.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[range])) }
+        noteCopy(range.count)
     }
 
     /// The stripe's whole data, decoded from any k of its fragments other than those in `skipping`.

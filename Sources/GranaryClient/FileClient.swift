@@ -32,6 +32,15 @@ public final class FileClient: Sendable {
         public var degradedReads = 0
         /// Fragment reads that failed (missing, corrupt, down, late), each with its cause.
         public var fragmentFailures: [String] = []
+        /// File bytes copied from one buffer to another after they landed: a degraded read's
+        /// decoded stripe, a cache hit delivered into a caller's buffer. A read straight from the
+        /// network into the caller's (or the cache's) pooled buffer adds nothing.
+        public var copiedBytes = 0
+    }
+
+    /// Counts `n` file bytes copied between buffers (see `ReadCounters.copiedBytes`).
+    func noteCopy(_ n: Int) {
+        if n > 0 { counters.withLock { $0.copiedBytes += n } }
     }
 
     /// A snapshot of the read counters.

@@ -140,7 +140,10 @@ public final class ReadCache: ReadHintSink, Sendable {
         let part = max(0, wanted.lowerBound)..<min(length, wanted.upperBound)
         guard !part.isEmpty, out.count >= part.count else { return 0 }
         let target = UnsafeMutableRawBufferPointer(rebasing: out[0..<part.count])
-        func deliver(_ bytes: UnsafeRawBufferPointer) { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[part])) }
+        func deliver(_ bytes: UnsafeRawBufferPointer) {
+            target.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[part]))
+            client.noteCopy(part.count)
+        }
         let tag = Self.tag(map, offset: offset, length: length)
         let now = FileClient.seconds()
         let locator = CacheLocator(inode: map.inode.id, offset: offset, length: length, path: path)
@@ -172,6 +175,54 @@ public final class ReadCache: ReadHintSink, Sendable {
             default:
                 // A prefetch that failed: read it ourselves, so a real failure is reported.
                 return try await client.read(map, path: path, offset: offset + Int64(part.lowerBound), into: target)
+            }
+        }
+    }
+
+    /// Reads item `key` (file bytes `offset ..< offset + length`) for a caller that can hold a
+    /// pooled buffer — the data loader — without a copy: the cache's own buffer when the item is
+    /// in the memory tier or arrives in it, else `fallback` filled (read straight into it, or, when
+    /// the policy kept the fetched bytes out of the memory tier, copied into it and counted).
+    /// The returned buffer must not be written.
+    public func acquire(_ map: FileMap, path: String, key: String, job: String, offset: Int64, length: Int,
+                        fallback: IOBuffer) async throws(ClientError) -> IOBuffer {
+        guard offset >= 0, offset < map.inode.size, length > 0 else { return fallback }
+        let length = Int(min(Int64(length), map.inode.size - offset, Int64(fallback.count)))
+        let tag = Self.tag(map, offset: offset, length: length)
+        let now = FileClient.seconds()
+        let locator = CacheLocator(inode: map.inode.id, offset: offset, length: length, path: path)
+        let (id, found) = lookup(map, locator: locator, key: key, job: job, tag: tag, now: now, continuation: false)
+        defer { prefetch() }
+        let target = UnsafeMutableRawBufferPointer(rebasing: fallback.bytes[0..<length])
+        switch found {
+        case let .memory(buffer):
+            return buffer
+        case let .waiting(task, prefetched):
+            let result = await task.value
+            let took = FileClient.seconds() - now
+            state.withLock { s in
+                if prefetched {
+                    s.stats.lateHits += 1
+                    if var e = s.memory[id], e.prefetched {
+                        e.used = true
+                        s.memory[id] = e
+                    }
+                }
+                s.stats.stallSeconds += took
+            }
+            switch result {
+            case let .success(.pooled(buffer)) where buffer.count == length:
+                return buffer
+            case let .success(bytes) where bytes.raw.count == length:
+                target.copyMemory(from: bytes.raw)
+                client.noteCopy(length)
+                return fallback
+            case let .failure(error) where !prefetched:
+                throw error
+            default:
+                let n = try await client.read(map, path: path, offset: offset, into: target)
+                guard n == length else { throw .localFile(path: path, reason: "read \(n) of \(length) bytes at offset \(offset)") }
+                return fallback
             }
         }
     }

@@ -255,10 +255,21 @@ public final class Loader<Element: Sendable>: Sendable {
             offset = entry.offset
         }
         let length = maps == nil ? entry.length : map.inode.size
-        let buffer: IOBuffer
-        do { buffer = try await pool.take(Int(length)) } catch { throw .buffers(error) }
+        let taken: IOBuffer
+        do { taken = try await pool.take(Int(length)) } catch { throw .buffers(error) }
+        let key = dataset.cacheKey(entry)
+        // Through the client's cache, a sample already in its memory comes as the cache's own
+        // buffer (no copy); otherwise it is read straight into the buffer just taken.
+        func readOnce(_ m: FileMap) async throws(ClientError) -> (IOBuffer, Int) {
+            if let cache = client.cache {
+                let b = try await cache.acquire(m, path: path, key: key, job: source, offset: offset, length: Int(length), fallback: taken)
+                return (b, b === taken ? Int(min(length, max(0, m.inode.size - offset))) : b.count)
+            }
+            return (taken, try await client.read(m, path: path, offset: offset, into: taken.bytes))
+        }
+        var buffer: IOBuffer
         var n: Int
-        do { n = try await client.read(map, path: path, key: dataset.cacheKey(entry), job: source, offset: offset, into: buffer.bytes) } catch {
+        do { (buffer, n) = try await readOnce(map) } catch {
             // A map from the cache may be out of date (the file rewritten, a stripe moved and its
             // old fragments collected): ask for the current one and read once more.
             guard maps != nil, fileMaps.ttl > 0 else { throw failed(error.description) }
@@ -267,9 +278,7 @@ public final class Loader<Element: Sendable>: Sendable {
             do { current = try await fileMaps.maps([map.inode.id], client: client).map(0) } catch { throw failed(error.description) }
             guard let fresh = current else { throw failed("\(path) no longer exists (deleted since the dataset index was built)") }
             guard fresh.inode.size == map.inode.size else { throw failed("\(path) changed size while being read; read it again") }
-            do { n = try await client.read(fresh, path: path, key: dataset.cacheKey(entry), job: source, offset: offset, into: buffer.bytes) } catch {
-                throw failed(error.description)
-            }
+            do { (buffer, n) = try await readOnce(fresh) } catch { throw failed(error.description) }
         }
         guard n == Int(length) else { throw failed("\(path): read \(n) of \(length) bytes at offset \(offset) (the file is shorter)") }
         let parts: [Sample.Part]

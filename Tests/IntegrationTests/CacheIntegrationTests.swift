@@ -201,5 +201,38 @@ extension IntegrationSuites {
             #expect(s.memoryBytes <= budget)
             #expect(cache.trace.snapshot().allSatisfy { $0.job.hasPrefix("loader /ds/img") })
         }
+    
+        /// Over TCP, a sample's bytes land in a pooled buffer and are never copied again: read
+        /// straight into the loader's buffer without a cache, and handed over as the cache's own
+        /// buffer with one.
+        @Test func loaderReadsCopyNoSampleBytes() async throws {
+            let cluster = try ClusterHarness(nodes: 3, drives: 2)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 3 && $0.allUp } != nil)
+            let (setup, t0) = ErasureIntegrationTests.client(cluster)
+            let files = try await LoaderIntegrationTests.imageFolder(cluster, setup)
+            t0.closeAll()
+            for memory in [0, 64 << 20] {
+                let (client, t) = ErasureIntegrationTests.client(cluster)
+                defer { t.closeAll() }
+                let dataset = try await Dataset.open("/ds/img", format: .files(extensions: ["bin"]), label: .pathComponent(-2), client: client)
+                let config = LoaderConfiguration(batchSize: 4, seed: 9, concurrentReads: 3, prefetchBatches: 1, hintBatches: 2,
+                                                 prefetchMemoryBytes: memory)
+                let loader = try Loader(dataset: dataset, client: client, pool: try LoaderIntegrationTests.pool(cluster), configuration: config)
+                defer { client.setCache(nil) }
+                #expect((client.cache != nil) == (memory > 0))
+                for epoch in 0..<2 {
+                    for try await batch in loader.epoch(epoch) {
+                        for sample in batch { #expect(Array(sample.bytes) == files[sample.key], "sample \(sample.key)") }
+                    }
+                }
+                #expect(client.readCounters.copiedBytes == 0, "prefetch memory \(memory)")
+                #expect(client.readCounters.degradedReads == 0)
+                if let cache = client.cache {
+                    // The second epoch came from the cache's memory, as its own buffers.
+                    #expect(cache.stats.memoryHits + cache.stats.lateHits >= files.count)
+                }
+            }
+        }
     }
 }

@@ -143,7 +143,9 @@ extension IntegrationSuites {
                 let kept = try await Self.drain(skipping, epoch: 0)
                 #expect(kept.joined().count == 37 && skipping.skippedSamples == 1)
                 #expect(kept.flatMap(\.skipped).map(\.key) == ["cat/s000.bin"])
-                #expect(pool.stats.inUseBuffers == 37)  // held by `kept`, given back when it goes
+                // Held by `kept` and given back when it goes — the loader's buffers, or the
+                // cache's own for samples its memory served (no copy).
+                #expect(pool.stats.inUseBuffers <= 37)
             }
             #expect(pool.stats.inUseBuffers == 0, "\(pool.stats)")
 
