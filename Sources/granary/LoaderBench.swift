@@ -63,6 +63,12 @@ struct LoaderBench: AsyncParsableCommand {
         var poolInUseAfter: Int
         /// The loader's hinted-prefetch cache after both epochs (nil with --prefetch-memory 0).
         var cache: CacheStats?
+        /// File bytes copied between buffers after they landed, per sample byte delivered (both
+        /// epochs): 0 when every sample was read straight into a pooled buffer or handed over as
+        /// the cache's own.
+        var copiedBytesPerByteRead: Double
+        /// Stripe reads decoded from parity (a late or failed fragment); each copies its bytes.
+        var degradedReads: Int
         var cluster = "1 manager + 3 storage nodes × 2 directory drives, granaryd processes on loopback (as granary up), layout 4+2"
     }
 
@@ -172,7 +178,9 @@ struct LoaderBench: AsyncParsableCommand {
                             granary: granary, python: baseline, coldCachesDropped: dropped, indexBuildSeconds: buildSeconds,
                             indexOpenSeconds: openSeconds, indexScaleSamples: indexScale, indexScaleBytes: scaleBytes,
                             indexScaleOpenSeconds: scaleOpen, verifiedSamples: verified, poolInUseAfter: pool.stats.inUseBuffers,
-                            cache: client.cache?.stats)
+                            cache: client.cache?.stats,
+                            copiedBytesPerByteRead: Double(client.readCounters.copiedBytes) / Double(max(1, 2 * samples * Int(size.bytes))),
+                            degradedReads: client.readCounters.degradedReads)
         if !json { progress("ratio (warm, Granary / Python): \(result.ratio) (target \(result.target))") }
         print(Output.jsonLine(result))
     }
