@@ -66,16 +66,50 @@ public enum FileIO {
         try writeAtomically(path, Array(text.utf8), mode: mode)
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(Failure) {
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, $0.count - off) }
+    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR); `path` names it in errors.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(Failure) {
+        guard let base = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, base + done, bytes.count - done)
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw Failure("write", path) }
+            done += n
+        }
+    }
+
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(Failure) {
+        var failure: Failure?
+        bytes.withUnsafeBytes { b in
+            do throws(Failure) { try writeAll(fd, b, path: path) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Reads into `buffer` from file offset `offset` until it is full or the file ends (retrying
+    /// short reads and EINTR); returns the bytes read.
+    public static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int,
+                                  path: String) throws(Failure) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw Failure("write", path)
+                throw Failure("pread", path)
             }
-            off += n
+            if n == 0 { break }
+            done += n
         }
+        return done
+    }
+
+    /// `$variable` (an XDG base directory such as XDG_CACHE_HOME) when set and not empty, else
+    /// `$HOME/homeRelative` (`/root` when HOME is unset).
+    public static func userDirectory(xdg variable: String, homeRelative: String) -> String {
+        if let x = getenv(variable), x.pointee != 0 { return String(cString: x) }
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+        return home + "/" + homeRelative
     }
 
     /// fsyncs the directory holding `path`, so a rename or create in it is durable.

@@ -199,9 +199,9 @@ public final class Drive: Sendable {
                         throw FileIO.Failure("fallocate", temporary, reserved)
                     }
                     try header.encode().withBytes { (bytes) throws(FileIO.Failure) in
-                        try Self.writeAll(fd, bytes, path: temporary)
+                        try FileIO.writeAll(fd, bytes, path: temporary)
                     }
-                    try Self.writeAll(fd, data, path: temporary)
+                    try FileIO.writeAll(fd, data, path: temporary)
                     guard fsync(fd) == 0 else { throw FileIO.Failure("fsync", temporary) }
                 }
                 let final = "\(directory)/\(key.fileName)"
@@ -488,7 +488,7 @@ public final class Drive: Sendable {
 
     private static func readHeader(_ fd: Int32, fileSize: Int, key: ChunkKey, path: String) throws(ReadFailure) -> ChunkHeader {
         func pread(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(ReadFailure) -> Int {
-            do throws(FileIO.Failure) { return try preadFully(fd, buffer, at: offset, path: path) } catch {
+            do throws(FileIO.Failure) { return try FileIO.preadFully(fd, buffer, at: offset, path: path) } catch {
                 throw .system(error)
             }
         }
@@ -594,7 +594,7 @@ public final class Drive: Sendable {
                                  into target: UnsafeMutableRawBufferPointer, path: String) throws(ReadFailure) {
         let got: Int
         do throws(FileIO.Failure) {
-            got = try preadFully(fd, target, at: header.encodedSize + offset, path: path)
+            got = try FileIO.preadFully(fd, target, at: header.encodedSize + offset, path: path)
         } catch {
             throw .system(error)
         }
@@ -605,37 +605,6 @@ public final class Drive: Sendable {
 
     private static func verify(_ header: ChunkHeader, _ block: Int, _ bytes: UnsafeRawBufferPointer) throws(ReadFailure) {
         do throws(ChunkFormatError) { try header.verifyBlock(block, bytes) } catch { throw .corrupt(error) }
-    }
-
-    /// Reads into `buffer` from file offset `offset` until it is full or the file ends; returns the
-    /// bytes read.
-    static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int,
-                           path: String) throws(FileIO.Failure) -> Int {
-        guard let base = buffer.baseAddress else { return 0 }
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, base + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileIO.Failure("pread", path)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(FileIO.Failure) {
-        guard let base = bytes.baseAddress else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, base + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileIO.Failure("write", path)
-            }
-            offset += n
-        }
     }
 
     /// The names in `directory` (without "." and ".."), or nil if it does not exist.

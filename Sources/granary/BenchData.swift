@@ -30,7 +30,7 @@ enum BenchData {
         while done < size {
             let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), size - done))])
             fill(piece, state: &state)
-            try LocalCopy.writeAll(fd, UnsafeRawBufferPointer(piece), path: path)
+            try FileIO.writeAll(fd, UnsafeRawBufferPointer(piece), path: path)
             done += Int64(piece.count)
         }
     }

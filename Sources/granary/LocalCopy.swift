@@ -58,7 +58,7 @@ enum LocalCopy {
                 if n < 0, errno == EINTR { continue }
                 guard n >= 0 else { throw FileIO.Failure("read", from) }
                 if n == 0 { break }
-                try writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: temporary)
+                try FileIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: temporary)
             }
             if durability == .eachFile { guard fsync(fd) == 0 else { throw FileIO.Failure("fsync", temporary) } }
         }
@@ -68,16 +68,5 @@ enum LocalCopy {
             try FileIO.syncDirectory(of: path)
         }
         done = true
-    }
-
-    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR).
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(FileIO.Failure) {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw FileIO.Failure("write", path) }
-            done += n
-        }
     }
 }
