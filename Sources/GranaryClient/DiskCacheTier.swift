@@ -101,17 +101,16 @@ public final class DiskCacheTier: Sendable {
         guard fd >= 0 else { drop(key, reason: "cannot open: \(String(cString: strerror(errno)))"); return false }
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: DiskCacheHeader.fixedSize + key.utf8.count)
-        guard Self.readFully(fd, &header, at: 0), let h = DiskCacheHeader.parse(header), h.key == key, h.tag == tag,
+        let headerRead = header.withUnsafeMutableBytes { try? FileIO.preadFully(fd, $0, at: 0, path: path) }
+        guard headerRead == header.count, let h = DiskCacheHeader.parse(header), h.key == key, h.tag == tag,
               h.length == out.count else {
             drop(key, reason: "damaged header")
             return false
         }
-        var done = 0
-        while done < out.count, let base = out.baseAddress {
-            let n = pread(fd, base + done, out.count - done, off_t(header.count + done))
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { drop(key, reason: "truncated: \(done) of \(out.count) bytes"); return false }
-            done += n
+        let done = (try? FileIO.preadFully(fd, out, at: header.count, path: path)) ?? 0
+        guard done == out.count else {
+            drop(key, reason: "truncated: \(done) of \(out.count) bytes")
+            return false
         }
         guard CRC32C.checksum(UnsafeRawBufferPointer(out)) == h.crc else {
             drop(key, reason: "bytes fail their CRC32C")
@@ -152,7 +151,7 @@ public final class DiskCacheTier: Sendable {
         let tmp = root + "/tmp/" + name.replacingOccurrences(of: "/", with: "-") + ".\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
-        let ok = Self.writeFully(fd, header) && Self.writeFully(fd, bytes)
+        let ok = (try? FileIO.writeAll(fd, header, path: tmp)) != nil && (try? FileIO.writeAll(fd, bytes, path: tmp)) != nil
         close(fd)
         let dir = root + "/" + name.prefix(2)
         if ok { mkdir(dir, 0o700) }
@@ -233,32 +232,5 @@ public final class DiskCacheTier: Sendable {
             }
         }
         return out
-    }
-
-    static func readFully(_ fd: Int32, _ buf: inout [UInt8], at offset: Int) -> Bool {
-        var done = 0
-        while done < buf.count {
-            let n = buf.withUnsafeMutableBytes { b -> Int in
-                guard let base = b.baseAddress else { return 0 }
-                return pread(fd, base + done, b.count - done, off_t(offset + done))
-            }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            done += n
-        }
-        return true
-    }
-
-    static func writeFully(_ fd: Int32, _ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { writeFully(fd, $0) } }
-
-    static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var done = 0
-        while done < bytes.count, let base = bytes.baseAddress {
-            let n = Glibc.write(fd, base + done, bytes.count - done)
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return false }
-            done += n
-        }
-        return true
     }
 }

@@ -154,18 +154,7 @@ public final class ReadCache: ReadHintSink, Sendable {
             deliver(UnsafeRawBufferPointer(buffer.bytes))
             return part.count
         case let .waiting(task, prefetched):
-            let result = await task.value
-            let took = FileClient.seconds() - now
-            state.withLock { s in
-                if prefetched {
-                    s.stats.lateHits += 1
-                    if var e = s.memory[id], e.prefetched {
-                        e.used = true
-                        s.memory[id] = e
-                    }
-                }
-                s.stats.stallSeconds += took
-            }
+            let result = await wait(for: task, item: id, prefetched: prefetched, since: now)
             switch result {
             case let .success(bytes) where bytes.raw.count == length:
                 deliver(bytes.raw)
@@ -198,18 +187,7 @@ public final class ReadCache: ReadHintSink, Sendable {
         case let .memory(buffer):
             return buffer
         case let .waiting(task, prefetched):
-            let result = await task.value
-            let took = FileClient.seconds() - now
-            state.withLock { s in
-                if prefetched {
-                    s.stats.lateHits += 1
-                    if var e = s.memory[id], e.prefetched {
-                        e.used = true
-                        s.memory[id] = e
-                    }
-                }
-                s.stats.stallSeconds += took
-            }
+            let result = await wait(for: task, item: id, prefetched: prefetched, since: now)
             switch result {
             case let .success(.pooled(buffer)) where buffer.count == length:
                 return buffer
@@ -225,6 +203,25 @@ public final class ReadCache: ReadHintSink, Sendable {
                 return fallback
             }
         }
+    }
+
+    /// Waits for a fetch under way and counts the wait: a stall, and a late hit (its prefetched
+    /// entry now used) when it was a prefetch.
+    private func wait(for task: Task<Result<CachedBytes, ClientError>, Never>, item id: Int, prefetched: Bool,
+                      since start: Double) async -> Result<CachedBytes, ClientError> {
+        let result = await task.value
+        let took = FileClient.seconds() - start
+        state.withLock { s in
+            if prefetched {
+                s.stats.lateHits += 1
+                if var e = s.memory[id], e.prefetched {
+                    e.used = true
+                    s.memory[id] = e
+                }
+            }
+            s.stats.stallSeconds += took
+        }
+        return result
     }
 
     enum Found {

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// How a client caches and prefetches file data (`[cache]` in client.toml; the mount and loader
 /// flags override it).
 public struct CacheSettings: Sendable, Equatable, Codable {
@@ -37,11 +33,24 @@ public struct CacheSettings: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The pieces a file of `size` bytes is cached in: the whole file up to `blockBytes`, else
+    /// blocks of `blockBytes` (the last one shorter). A mount, `granary warmup` and the disk tier's
+    /// entries all use this shape, so they find each other's pieces.
+    public func pieces(ofFileSize size: Int64) -> [(offset: Int64, length: Int)] {
+        let block = Int64(blockBytes)
+        var out: [(offset: Int64, length: Int)] = []
+        var at: Int64 = 0
+        while at < size {
+            let length = size <= block ? size : Swift.min(block, size - at)
+            out.append((offset: at, length: Int(length)))
+            at += length
+        }
+        return out
+    }
+
     /// `$XDG_CACHE_HOME/granary`, else `~/.cache/granary`.
     public static var defaultDirectory: String {
-        if let x = getenv("XDG_CACHE_HOME"), x.pointee != 0 { return String(cString: x) + "/granary" }
-        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
-        return home + "/.cache/granary"
+        FileIO.userDirectory(xdg: "XDG_CACHE_HOME", homeRelative: ".cache") + "/granary"
     }
 
     static let keysHelp = "policy, memory, dir, disk, min_free_ratio, block, prefetch_concurrency, trace_capacity, lock_memory"

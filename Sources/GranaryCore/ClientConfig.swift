@@ -23,9 +23,7 @@ public struct ClientConfig: Sendable, Equatable {
     /// `$GRANARY_CONFIG`, else `$XDG_CONFIG_HOME/granary/client.toml`, else `~/.config/granary/client.toml`.
     public static var defaultPath: String {
         if let p = getenv("GRANARY_CONFIG") { return String(cString: p) }
-        if let x = getenv("XDG_CONFIG_HOME"), x.pointee != 0 { return String(cString: x) + "/granary/client.toml" }
-        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
-        return home + "/.config/granary/client.toml"
+        return FileIO.userDirectory(xdg: "XDG_CONFIG_HOME", homeRelative: ".config") + "/granary/client.toml"
     }
 
     public static func load(path: String) throws(ConfigError) -> ClientConfig {

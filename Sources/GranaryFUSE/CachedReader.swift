@@ -47,13 +47,10 @@ struct CachedReader {
     /// Tells the cache about every block of a large file, so a sequential reader's next blocks can
     /// be fetched before it asks.
     static func registerBlocks(cache: ReadCache, map: FileMap, base: String) {
-        let size = map.inode.size, block = Int64(cache.settings.blockBytes)
-        guard size > block else { return }
-        let count = Int((size + block - 1) / block)
-        guard count <= maxRegisteredBlocks else { return }
-        cache.register((0..<count).map { b in
-            let lo = Int64(b) * block
-            return (key: "\(base)#\(b)", inode: map.inode.id, offset: lo, length: Int(min(block, size - lo)), path: base)
+        let size = map.inode.size
+        guard size > Int64(cache.settings.blockBytes), (size - 1) / Int64(cache.settings.blockBytes) < maxRegisteredBlocks else { return }
+        cache.register(cache.settings.pieces(ofFileSize: size).enumerated().map { b, piece in
+            (key: "\(base)#\(b)", inode: map.inode.id, offset: piece.offset, length: piece.length, path: base)
         })
     }
 }

@@ -306,10 +306,8 @@ public final class GranaryFileSystem: Sendable {
     /// Whether the process `pid` is being killed by a signal (its file descriptors are closed as it
     /// dies): `PF_SIGNALED` in the flags of /proc/PID/stat.
     static func killed(_ pid: Int32) -> Bool {
-        guard pid > 0, let text = try? FileIO.readString("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return false }
-        let fields = text[text.index(after: close)...].split(separator: " ")
         // Fields after the name: state(3) ppid pgrp session tty_nr tpgid flags(9).
-        guard fields.count > 6, let flags = UInt64(fields[6]) else { return false }
+        guard let fields = ProcStat.fields(of: pid), fields.count > 6, let flags = UInt64(fields[6]) else { return false }
         return flags & 0x400 != 0
     }
 

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 
 /// Names the job a reading process belongs to: its session (`sid N` from /proc/PID/stat), so a
@@ -20,19 +17,9 @@ final class JobNames: Sendable {
         return n
     }
 
-    /// Field 6 of /proc/PID/stat (after the parenthesised command name, which may hold spaces).
+    /// Field 6 of /proc/PID/stat: state, ppid, pgrp, session after the command name.
     static func session(of pid: Int32) -> Int? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        let text = String(decoding: buf[0..<n], as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After ")": state, ppid, pgrp, session.
-        guard fields.count > 3 else { return nil }
+        guard let fields = ProcStat.fields(of: pid), fields.count > 3 else { return nil }
         return Int(fields[3])
     }
 }

@@ -47,11 +47,7 @@ struct WarmupCommand: AsyncParsableCommand {
         do {
             for (file, map) in try await files(below: path, client: client) {
                 report.files += 1
-                let block = Int64(s.blockBytes), size = map.inode.size
-                if size <= block { pieces.append((map, file, 0, Int(size))) } else {
-                    var at: Int64 = 0
-                    while at < size { pieces.append((map, file, at, Int(min(block, size - at)))); at += block }
-                }
+                for piece in s.pieces(ofFileSize: map.inode.size) { pieces.append((map, file, piece.offset, piece.length)) }
             }
         } catch { throw CLIError("warmup \(path): \(error)") }
         report.pieces = pieces.count

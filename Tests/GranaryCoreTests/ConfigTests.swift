@@ -111,4 +111,14 @@ import Testing
         try FileIO.writeAtomically(c.file, c.toml)
         #expect(try ClientConfig.load(path: c.file) == c)
     }
+
+    /// The pieces a mount, warmup and the disk tier cache a file in.
+    @Test func cachePiecesAreWholeSmallFilesAndBlocksOfLargeOnes() {
+        var c = CacheSettings()
+        c.blockBytes = 1000
+        #expect(c.pieces(ofFileSize: 0).isEmpty)
+        #expect(c.pieces(ofFileSize: 700).map { [$0.offset, Int64($0.length)] } == [[0, 700]])
+        #expect(c.pieces(ofFileSize: 1000).map { [$0.offset, Int64($0.length)] } == [[0, 1000]])
+        #expect(c.pieces(ofFileSize: 2500).map { [$0.offset, Int64($0.length)] } == [[0, 1000], [1000, 1000], [2000, 500]])
+    }
 }
