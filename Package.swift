@@ -4,7 +4,7 @@
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
 //   granary, granaryd -> GranaryManager -> GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport, GranaryPrefetch, GranaryBuffers;
 //   granary, examples -> GranaryLoader, GranaryFUSE -> GranaryClient; GranaryLoader -> GranaryBuffers -> (swift-log)
-//   GranaryStorage -> GranaryTransport
+//   GranaryStorage -> GranaryTransport -> GranaryBuffers (RDMA registers pool arenas)
 //   -> GranaryWire -> GranaryCore -> CISAL
 // Each C library is wrapped by exactly one Swift module:
 //   CISAL -> GranaryCore, CErasureCode -> GranaryErasure, CVerbs -> GranaryTransport, CFuse3 -> GranaryFUSE.
@@ -48,7 +48,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryWire", dependencies: ["GranaryCore"], swiftSettings: swiftSettings),
         .target(name: "GranaryTransport", dependencies: [
-            "GranaryWire", "GranaryCore", "CVerbs",
+            "GranaryWire", "GranaryCore", "GranaryBuffers", "CVerbs",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -100,6 +100,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
+        // The checks every transport passes (run over TCP by the unit tests, over soft-RoCE by
+        // granary-rdma-check in ops/rdma-vm-test).
+        .target(name: "GranaryTransportConformance", dependencies: [
+            "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryBuffers",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        // Runs in the soft-RoCE guest: the conformance checks over RDMA, a storage node over RDMA
+        // killed mid-read and restarted, and the zero-copy figures.
+        .executableTarget(name: "granary-rdma-check", dependencies: [
+            "GranaryTransportConformance", "GranaryTransport", "GranaryStorage", "GranaryWire", "GranaryCore", "GranaryBuffers",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "ops/rdma-check", swiftSettings: swiftSettings),
+
         // The docs/LOADER.md example: streams one epoch of a dataset and prints samples/s.
         .executableTarget(name: "granary-loader-example", dependencies: [
             "GranaryLoader", "GranaryClient", "GranaryBuffers", "GranaryCore", "GranaryTransport",
@@ -109,7 +122,7 @@ let package = Package(
         // MARK: Tests (one target per module, plus integration tests that start real processes)
         .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore"]),
         .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore"]),
-        .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryErasureTests", dependencies: ["GranaryErasure", "GranaryCore", .product(name: "Logging", package: "swift-log")]),

@@ -13,12 +13,15 @@ public struct StorageService: RequestHandler {
     let store: ChunkStore
     let logger: Logger
     /// Ranged reads land here before they are sent; reused, so no answer pays for fresh pages.
-    let buffers = BufferPool()
+    /// Answer buffers; an RDMA node passes one registered with its server, so read answers go out
+    /// by one-sided writes straight from them.
+    let buffers: BufferPool
     /// Testing only: chunk reads are answered this many milliseconds late.
     let readLatencyMs: Int
 
-    public init(store: ChunkStore, logger: Logger, injectReadLatencyMs: Int = 0) {
+    public init(store: ChunkStore, logger: Logger, injectReadLatencyMs: Int = 0, buffers: BufferPool = BufferPool()) {
         self.store = store
+        self.buffers = buffers
         self.logger = logger
         self.readLatencyMs = injectReadLatencyMs
     }

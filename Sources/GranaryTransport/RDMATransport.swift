@@ -1,0 +1,92 @@
+import Foundation
+import GranaryBuffers
+import GranaryCore
+import Logging
+import Synchronization
+
+/// Opens and reuses authenticated RDMA connections (reliable connected queue pairs over the RDMA
+/// connection manager), one per peer, reconnecting when one has closed.
+///
+/// Selected with `transport = "rdma"` in a config's `[cluster]` section. On a host without an RDMA
+/// device, `init` fails with `TransportError.rdmaUnavailable`, whose message names the fallback
+/// (`transport = "tcp"`).
+public final class RDMATransport: Transport {
+    let authenticator: Authenticator
+    public let settings: TransportSettings
+    public let rdma: RDMASettings
+    let logger: Logger
+    let context: RDMAContext
+    /// Registered memory for slots, staged payloads and landing buffers.
+    let pool: IOBufferPool
+    /// Registers pool arenas (the loader's, the cache's) with this host's RDMA devices, so reads
+    /// into their buffers are written straight by the peer.
+    public let registrar: RDMARegistrar
+    private let connections = Mutex<[Endpoint: RDMAConnection]>([:])
+    let counters = CounterCells()
+
+    /// Bytes moved by reads, for the zero-copy figures.
+    public struct Counters: Sendable, Equatable {
+        /// Written by the peer straight into the caller's (registered) buffer.
+        public var directBytes: Int
+        /// Copied into the caller's buffer because it was not in registered memory.
+        public var copiedBytes: Int
+    }
+
+    final class CounterCells: Sendable {
+        let direct = Atomic<Int>(0)
+        let copied = Atomic<Int>(0)
+        let staged = Atomic<Int>(0)
+    }
+
+    public var readCounters: Counters {
+        Counters(directBytes: counters.direct.load(ordering: .relaxed), copiedBytes: counters.copied.load(ordering: .relaxed))
+    }
+
+    public init(secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {
+        let context = try RDMAContext.shared.get()
+        self.context = context
+        self.registrar = RDMARegistrar(context: context)
+        self.authenticator = Authenticator(secret: secret)
+        self.settings = settings
+        self.rdma = rdma
+        self.logger = logger
+        do {
+            self.pool = try IOBufferPool(rdma.pool, registrars: [registrar], logger: logger)
+        } catch {
+            throw .rdmaUnavailable(reason: "cannot set up registered memory: \(error)")
+        }
+    }
+
+    public func connection(to peer: Endpoint) async throws(TransportError) -> any Connection {
+        if let c = connections.withLock({ $0[peer] }), c.isOpen { return c }
+        let (context, pool, rdma, authenticator, settings, counters, logger) = (self.context, self.pool, self.rdma, self.authenticator, self.settings, self.counters, self.logger)
+        let result: Result<RDMAConnection, TransportError> = await withCheckedContinuation { cont in
+            let t = Thread {
+                do throws(TransportError) {
+                    cont.resume(returning: .success(try RDMAConnection.open(to: peer, context: context, pool: pool, rdma: rdma, authenticator: authenticator,
+                                                                            settings: settings, counters: counters, logger: logger)))
+                } catch {
+                    cont.resume(returning: .failure(error))
+                }
+            }
+            t.name = "granary-rdma-dial \(peer)"
+            t.start()
+        }
+        let fresh = try result.get()
+        let kept: RDMAConnection = connections.withLock { map in
+            if let existing = map[peer], existing.isOpen { return existing }
+            map[peer] = fresh
+            return fresh
+        }
+        if kept !== fresh { fresh.close() }
+        return kept
+    }
+
+    public func closeAll() {
+        let all = connections.withLock { map -> [RDMAConnection] in
+            defer { map.removeAll() }
+            return Array(map.values)
+        }
+        for c in all { c.close() }
+    }
+}
