@@ -47,7 +47,8 @@ struct LoaderExample {
         do { config = try ClientConfig.load(path: configPath) } catch { fail("\(error) (start a cluster with `granary up`)") }
         let secret: ClusterSecret
         do { secret = try ClusterSecret.load(path: config.secretFile) } catch { fail("\(error)") }
-        let transport = TCPTransport(secret: secret, settings: config.transport, logger: logger)
+        let transport: any Transport
+        do { transport = try Transports.client(secret: secret, settings: config.transport, logger: logger) } catch { fail("\(error)") }
         defer { transport.closeAll() }
         let client = FileClient(managers: config.managers, transport: transport, logger: logger)
 
@@ -58,7 +59,7 @@ struct LoaderExample {
             print("\(root): \(dataset.count) samples, \(dataset.classes.count) classes, index \(dataset.indexReused ? "reused" : "built")")
 
             // 3. The pool the samples land in, and the loader.
-            let pool = try IOBufferPool(.init(arenaBytes: 16 << 20, limitBytes: 512 << 20), logger: logger)
+            let pool = try IOBufferPool(.init(arenaBytes: 16 << 20, limitBytes: 512 << 20), registrars: client.arenaRegistrars, logger: logger)
             let loader = try Loader(dataset: dataset, client: client, pool: pool,
                                     configuration: LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 42,
                                                                        concurrentReads: reads, prefetchBatches: 2))

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import GranaryBuffers
 import GranaryCore
 import GranaryErasure
 import GranaryMeta
@@ -45,6 +46,10 @@ public final class FileClient: Sendable {
 
     /// A snapshot of the read counters.
     public var readCounters: ReadCounters { counters.withLock { $0 } }
+
+    /// Registrars that a pool of buffers to read into must use for reads to land without a copy
+    /// (the RDMA transport's; none over TCP). The loader's pool and the cache's take them.
+    public var arenaRegistrars: [any ArenaRegistrar] { storage.transport.arenaRegistrars }
 
     public init(managers: [Endpoint], transport: any Transport, settings: FileClientSettings = .init(), logger: Logger) {
         self.meta = MetaClient(managers: managers, transport: transport)

@@ -97,7 +97,7 @@ public final class ReadCache: ReadHintSink, Sendable {
                 // cache's own accounting (`charged`), not by the pool.
                 let arena = max(4 << 20, 2 * settings.blockBytes)
                 pool = try IOBufferPool(.init(arenaBytes: arena, limitBytes: settings.memoryBytes + 8 * arena,
-                                              lockMemory: settings.lockMemory), logger: logger)
+                                              lockMemory: settings.lockMemory), registrars: client.arenaRegistrars, logger: logger)
             } catch {
                 throw .cacheUnavailable(directory: "(memory)", reason: "the memory tier's buffers: \(error)")
             }

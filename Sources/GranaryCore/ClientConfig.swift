@@ -32,7 +32,7 @@ public struct ClientConfig: Sendable, Equatable {
         let secret = try cluster.requiredString("secret_file")
         let managers = try cluster.endpoints("managers") ?? []
         if managers.isEmpty { throw .missingKey(file: path, key: "cluster.managers") }
-        let transport = try TransportSettings.read(from: r)
+        let transport = try TransportSettings.read(from: r, cluster: cluster)
         let cache = try CacheSettings.read(from: r)
         try r.finish()
         return ClientConfig(file: path, managers: managers, secretFile: secret, transport: transport, cache: cache)
@@ -44,7 +44,7 @@ public struct ClientConfig: Sendable, Equatable {
         # Granary client configuration (written by `granary up`).
         [cluster]
         managers = [\(managers.map { "\"\($0)\"" }.joined(separator: ", "))]
-        secret_file = "\(secretFile)"
+        secret_file = "\(secretFile)"\(transport.kind == .tcp ? "" : "\ntransport = \"\(transport.kind.rawValue)\"")
 
         """
     }

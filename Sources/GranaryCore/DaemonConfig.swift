@@ -151,7 +151,7 @@ public struct DaemonConfig: Sendable, Equatable {
             throw .missingKey(file: file, key: "storage")
         }
 
-        let transport = try TransportSettings.read(from: r)
+        let transport = try TransportSettings.read(from: r, cluster: cluster)
         var level = "info"
         if let log = try r.table("log"), let l = try log.string("level") {
             guard LogLevelName.parse(l) != nil else {

@@ -1,6 +1,14 @@
 /// Limits and timeouts of the wire protocol and transport, shared by daemons and clients
 /// (`[transport]` in both config files).
 public struct TransportSettings: Sendable, Equatable {
+    /// Which transport carries the cluster's traffic: `transport = "tcp"` (the default) or
+    /// `"rdma"` in the config's `[cluster]` section — per cluster for granaryd, per client for
+    /// client.toml.
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        case tcp, rdma
+    }
+
+    public var kind: Kind = .tcp
     /// Frames with a longer payload are refused and the connection closed.
     public var maxFrameBytes: Int = 64 << 20
     public var connectTimeoutMs: Int = 3_000
@@ -13,9 +21,15 @@ public struct TransportSettings: Sendable, Equatable {
 
     static let keysHelp = "max_frame, connect_timeout_ms, request_timeout_ms, auth_timeout_ms"
 
-    /// Reads `[transport]` if present.
-    public static func read(from root: ConfigReader) throws(ConfigError) -> TransportSettings {
+    /// Reads `[transport]` if present, and `transport` from the `[cluster]` table.
+    public static func read(from root: ConfigReader, cluster: ConfigReader?) throws(ConfigError) -> TransportSettings {
         var s = TransportSettings()
+        if let cluster, let v = try cluster.string("transport") {
+            guard let kind = Kind(rawValue: v) else {
+                throw .badValue(file: root.file, key: "cluster.transport", value: "\"\(v)\"", expected: "\"tcp\" or \"rdma\"")
+            }
+            s.kind = kind
+        }
         guard let t = try root.table("transport") else { return s }
         if let v = try t.byteSize("max_frame", range: 4096...(1 << 30)) { s.maxFrameBytes = Int(v.bytes) }
         if let v = try t.int("connect_timeout_ms", range: 1...600_000) { s.connectTimeoutMs = v }

@@ -7,17 +7,33 @@ import Logging
 /// undrain. Tries each manager in the configured order, so one that is down is skipped.
 public struct ManagerClient: Sendable {
     public let managers: [Endpoint]
-    let transport: TCPTransport
+    let transport: any Transport
 
-    public init(managers: [Endpoint], transport: TCPTransport) {
+    public init(managers: [Endpoint], transport: any Transport) {
         self.managers = managers
         self.transport = transport
     }
 
     /// The managers and secret of a client config.
-    public init(config: ClientConfig, logger: Logger) throws(ClusterSecret.Failure) {
-        let secret = try ClusterSecret.load(path: config.secretFile)
-        self.init(managers: config.managers, transport: TCPTransport(secret: secret, settings: config.transport, logger: logger))
+    public init(config: ClientConfig, logger: Logger) throws(ManagerClient.SetupError) {
+        let secret: ClusterSecret
+        do { secret = try ClusterSecret.load(path: config.secretFile) } catch { throw .secret(error) }
+        do {
+            self.init(managers: config.managers, transport: try Transports.client(secret: secret, settings: config.transport, logger: logger))
+        } catch { throw .transport(error) }
+    }
+
+    /// Why a manager client could not be set up from a config.
+    public enum SetupError: Error, CustomStringConvertible {
+        case secret(ClusterSecret.Failure)
+        case transport(TransportError)
+
+        public var description: String {
+            switch self {
+            case let .secret(e): return "\(e)"
+            case let .transport(e): return "\(e)"
+            }
+        }
     }
 
     func request(_ type: MessageType, _ body: [UInt8], idempotent: Bool) async throws(TransportError) -> [UInt8] {

@@ -9,7 +9,7 @@ import Logging
 public final class ManagerServer: Sendable {
     public let manager: ClusterManager
     public let repair: RepairService
-    let server: TCPServer
+    let server: any TransportServer
     let livenessTask: Task<Void, Never>
     let repairTasks: [Task<Void, Never>]
 
@@ -27,13 +27,14 @@ public final class ManagerServer: Sendable {
         // this manager's own listener (only the cluster map: repairs commit to the store directly).
         var fileSettings = FileClientSettings()
         fileSettings.mapMaxAgeMs = 500
-        let files = FileClient(managers: [config.listen], transport: TCPTransport(secret: secret, settings: settings, logger: logger),
-                               settings: fileSettings, logger: logger)
+        let transport: any Transport
+        do { transport = try Transports.client(secret: secret, settings: settings, logger: logger) } catch { throw .listen(error) }
+        let files = FileClient(managers: [config.listen], transport: transport, settings: fileSettings, logger: logger)
         let repair = RepairService(store: store, manager: manager, files: files, settings: config.repair, logger: logger)
         self.repair = repair
         do {
-            server = try TCPServer(listen: config.listen, secret: secret, settings: settings,
-                                   handler: ManagerService(manager: manager, repair: repair), logger: logger)
+            server = try Transports.server(listen: config.listen, secret: secret, settings: settings,
+                                           handler: ManagerService(manager: manager, repair: repair), logger: logger)
         } catch { throw .listen(error) }
         // Check several times per timeout so a dead node is reported within about 1.25 timeouts.
         let period = max(config.heartbeatTimeoutMs / 4, 20)

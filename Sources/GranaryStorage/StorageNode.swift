@@ -3,7 +3,7 @@ import GranaryTransport
 import GranaryWire
 import Logging
 
-/// A running storage node: its drives, its TCP listener, and the heartbeat that registers it with
+/// A running storage node: its drives, its listener (TCP or RDMA), and the heartbeat that registers it with
 /// the managers and reports its drives' state and capacity.
 ///
 /// Guarantees the node serves even while no manager is reachable (heartbeats retry every interval,
@@ -12,9 +12,9 @@ import Logging
 public final class StorageNode: Sendable {
     public let id: NodeID
     public let store: ChunkStore
-    let server: TCPServer
+    let server: any TransportServer
     let heartbeatTask: Task<Void, Never>
-    let transport: TCPTransport
+    let transport: any Transport
 
     public var endpoint: Endpoint { server.endpoint }
 
@@ -36,11 +36,15 @@ public final class StorageNode: Sendable {
             }
         }
         do {
-            server = try TCPServer(listen: config.listen, secret: secret, settings: settings, handler: StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs), logger: logger)
+            // Over RDMA, answers are written from registered buffers straight into the reader's.
+            let buffers = BufferPool(registrars: try Transports.answerRegistrars(settings))
+            let service = StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs, buffers: buffers)
+            server = try Transports.server(listen: config.listen, secret: secret, settings: settings, handler: service, logger: logger)
         } catch { throw .listen(error) }
         // With port 0 in `listen`, advertise the port actually bound.
-        let advertise = config.advertise.port == 0 ? Endpoint(host: config.advertise.host, port: server.port) : config.advertise
-        let transport = TCPTransport(secret: secret, settings: settings, logger: logger)
+        let advertise = config.advertise.port == 0 ? Endpoint(host: config.advertise.host, port: server.endpoint.port) : config.advertise
+        let transport: any Transport
+        do { transport = try Transports.client(secret: secret, settings: settings, logger: logger) } catch { throw .listen(error) }
         self.transport = transport
         let (node, store, interval) = (config.nodeID, store, config.heartbeatIntervalMs)
         heartbeatTask = Task {

@@ -1,3 +1,4 @@
+import GranaryBuffers
 import GranaryCore
 import GranaryWire
 
@@ -32,9 +33,14 @@ public protocol Connection: AnyObject, Sendable {
 public protocol Transport: Sendable {
     func connection(to peer: Endpoint) async throws(TransportError) -> any Connection
     func closeAll()
+    /// Registrars a pool must use for reads into its buffers to go without a copy (RDMA: its
+    /// registrar; TCP: none, since the socket reads straight into any memory).
+    var arenaRegistrars: [any ArenaRegistrar] { get }
 }
 
 extension Transport {
+    public var arenaRegistrars: [any ArenaRegistrar] { [] }
+
     /// One request to `peer`, on the pooled connection.
     public func call(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], idempotent: Bool = true, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
         let c = try await connection(to: peer)

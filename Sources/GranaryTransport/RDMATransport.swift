@@ -21,6 +21,7 @@ public final class RDMATransport: Transport {
     /// Registers pool arenas (the loader's, the cache's) with this host's RDMA devices, so reads
     /// into their buffers are written straight by the peer.
     public let registrar: RDMARegistrar
+    public var arenaRegistrars: [any ArenaRegistrar] { [registrar] }
     private let connections = Mutex<[Endpoint: RDMAConnection]>([:])
     let counters = CounterCells()
 

@@ -16,7 +16,7 @@ struct ClientOptions: ParsableArguments {
     var configPath: String { config ?? ClientConfig.defaultPath }
 
     /// A file client over the config's managers; close its transport when done.
-    func fileClient(settings: FileClientSettings = .init()) throws -> (FileClient, TCPTransport) {
+    func fileClient(settings: FileClientSettings = .init()) throws -> (FileClient, any Transport) {
         let cfg: ClientConfig
         do { cfg = try ClientConfig.load(path: configPath) } catch {
             throw CLIError("\(error)\n(start a cluster with `granary up`, or pass --config)")
@@ -25,7 +25,8 @@ struct ClientOptions: ParsableArguments {
         logger.logLevel = .error
         let secret: ClusterSecret
         do { secret = try ClusterSecret.load(path: cfg.secretFile) } catch { throw CLIError("\(error)") }
-        let transport = TCPTransport(secret: secret, settings: cfg.transport, logger: logger)
+        let transport: any Transport
+        do { transport = try Transports.client(secret: secret, settings: cfg.transport, logger: logger) } catch { throw CLIError("\(error)") }
         return (FileClient(managers: cfg.managers, transport: transport, settings: settings, logger: logger), transport)
     }
 

@@ -121,7 +121,7 @@ struct LoaderBench: AsyncParsableCommand {
             progress("index of \(indexScale) samples (\(scaleBytes >> 20) MiB): opened in \(String(format: "%.3f", scaleOpen ?? 0)) s")
         }
 
-        let pool = try IOBufferPool(.init(arenaBytes: 64 << 20, limitBytes: 2 << 30), logger: logger)
+        let pool = try IOBufferPool(.init(arenaBytes: 64 << 20, limitBytes: 2 << 30), registrars: client.arenaRegistrars, logger: logger)
         guard let prefetchBytes = ByteSize(parsing: prefetchMemory) else { throw ValidationError("--prefetch-memory: expected a size such as 256MiB") }
         let config = LoaderConfiguration(batchSize: batchSize, shuffle: true, seed: 2026, concurrentReads: reads, prefetchBatches: 4,
                                          hintBatches: hintBatches, prefetchMemoryBytes: Int(prefetchBytes.bytes))

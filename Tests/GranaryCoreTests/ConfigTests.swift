@@ -112,6 +112,23 @@ import Testing
         #expect(try ClientConfig.load(path: c.file) == c)
     }
 
+    /// `[cluster] transport` picks TCP (the default) or RDMA; anything else is refused by name.
+    @Test func transportKindIsReadFromTheClusterSection() throws {
+        let dir = Self.tempDir()
+        #expect(try DaemonConfig.parse(text: Self.config(drivePath: dir), file: "g.toml").transport.kind == .tcp)
+        let rdma = Self.config(drivePath: dir).replacingOccurrences(of: "[cluster]\n", with: "[cluster]\ntransport = \"rdma\"\n")
+        #expect(try DaemonConfig.parse(text: rdma, file: "g.toml").transport.kind == .rdma)
+        let bad = Self.config(drivePath: dir).replacingOccurrences(of: "[cluster]\n", with: "[cluster]\ntransport = \"infiniband\"\n")
+        #expect(throws: ConfigError.badValue(file: "g.toml", key: "cluster.transport", value: "\"infiniband\"", expected: "\"tcp\" or \"rdma\"")) {
+            try DaemonConfig.parse(text: bad, file: "g.toml")
+        }
+        var settings = TransportSettings()
+        settings.kind = .rdma
+        let c = ClientConfig(file: dir + "/client-rdma.toml", managers: [Endpoint(host: "10.0.0.1", port: 7400)], secretFile: dir + "/s", transport: settings)
+        try FileIO.writeAtomically(c.file, c.toml)
+        #expect(try ClientConfig.load(path: c.file).transport.kind == .rdma)
+    }
+
     /// The pieces a mount, warmup and the disk tier cache a file in.
     @Test func cachePiecesAreWholeSmallFilesAndBlocksOfLargeOnes() {
         var c = CacheSettings()

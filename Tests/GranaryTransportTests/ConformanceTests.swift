@@ -34,5 +34,15 @@ import Testing
             _ = try RDMAServer(listen: Endpoint(host: "127.0.0.1", port: 0), secret: TestCluster.secret, handler: EchoHandler(), logger: TestCluster.logger)
         }
         #expect(throws: TransportError.self) { try RDMARegistrar.load().get() }
+        // What a config with `transport = "rdma"` gets: the same error, from the one factory.
+        var settings = TransportSettings()
+        settings.kind = .rdma
+        #expect { _ = try Transports.client(secret: TestCluster.secret, settings: settings, logger: TestCluster.logger) } throws: { e in
+            "\(e)".contains("set transport = \"tcp\"")
+        }
+        #expect { _ = try Transports.server(listen: Endpoint(host: "127.0.0.1", port: 0), secret: TestCluster.secret, settings: settings,
+                                            handler: EchoHandler(), logger: TestCluster.logger) } throws: { e in
+            "\(e)".contains("set transport = \"tcp\"")
+        }
     }
 }
