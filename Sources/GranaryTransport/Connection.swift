@@ -36,6 +36,8 @@ public protocol Transport: Sendable {
     /// Registrars a pool must use for reads into its buffers to go without a copy (RDMA: its
     /// registrar; TCP: none, since the socket reads straight into any memory).
     var arenaRegistrars: [any ArenaRegistrar] { get }
+    /// Bytes reads put straight into callers' buffers, and bytes they had to copy there.
+    var readCounters: TransportReadCounters { get }
 }
 
 extension Transport {

@@ -25,22 +25,14 @@ public final class RDMATransport: Transport {
     private let connections = Mutex<[Endpoint: RDMAConnection]>([:])
     let counters = CounterCells()
 
-    /// Bytes moved by reads, for the zero-copy figures.
-    public struct Counters: Sendable, Equatable {
-        /// Written by the peer straight into the caller's (registered) buffer.
-        public var directBytes: Int
-        /// Copied into the caller's buffer because it was not in registered memory.
-        public var copiedBytes: Int
-    }
-
     final class CounterCells: Sendable {
         let direct = Atomic<Int>(0)
         let copied = Atomic<Int>(0)
         let staged = Atomic<Int>(0)
     }
 
-    public var readCounters: Counters {
-        Counters(directBytes: counters.direct.load(ordering: .relaxed), copiedBytes: counters.copied.load(ordering: .relaxed))
+    public var readCounters: TransportReadCounters {
+        TransportReadCounters(directBytes: counters.direct.load(ordering: .relaxed), copiedBytes: counters.copied.load(ordering: .relaxed))
     }
 
     public init(secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {

@@ -47,7 +47,10 @@ public final class TCPConnection: Connection {
         var closedReason: String?
     }
 
-    init(socket: Socket, peer: Endpoint, settings: TransportSettings, logger: Logger) {
+    let received: TCPTransport.ReceivedBytes?
+
+    init(socket: Socket, peer: Endpoint, settings: TransportSettings, received: TCPTransport.ReceivedBytes? = nil, logger: Logger) {
+        self.received = received
         self.socket = socket
         self.peer = peer
         self.settings = settings
@@ -58,7 +61,8 @@ public final class TCPConnection: Connection {
 
     /// Dials `peer`, authenticates, and starts the reader thread. Blocking: call it off the
     /// cooperative pool (`TCPTransport` does).
-    static func open(to peer: Endpoint, authenticator: Authenticator, settings: TransportSettings, logger: Logger) throws(TransportError) -> TCPConnection {
+    static func open(to peer: Endpoint, authenticator: Authenticator, settings: TransportSettings, received: TCPTransport.ReceivedBytes? = nil,
+                     logger: Logger) throws(TransportError) -> TCPConnection {
         let s = try Socket.connect(peer, timeoutMs: settings.connectTimeoutMs)
         s.setReceiveTimeout(ms: settings.authTimeoutMs)
         s.setSendTimeout(ms: settings.authTimeoutMs)
@@ -95,7 +99,7 @@ public final class TCPConnection: Connection {
         s.setReceiveTimeout(ms: 0)
         // A peer that stops reading must not wedge writers forever.
         s.setSendTimeout(ms: settings.requestTimeoutMs)
-        let c = TCPConnection(socket: s, peer: peer, settings: settings, logger: logger)
+        let c = TCPConnection(socket: s, peer: peer, settings: settings, received: received, logger: logger)
         let reader = Thread { [c] in c.readLoop() }
         reader.name = "granary-rx \(peer)"
         reader.start()
@@ -268,6 +272,7 @@ public final class TCPConnection: Connection {
         if dataLength > 0, let f = FrameIO.ReadFailure(socket.receive(into: dest), expected: dataLength) {
             return .failure(.connectionClosed(peer, reason: f.reason))
         }
+        received?.value.add(dataLength, ordering: .relaxed)
         return .success(.filled(head: head))
     }
 

@@ -13,6 +13,16 @@ public final class TCPTransport: Transport {
     public let settings: TransportSettings
     let logger: Logger
     private let connections = Mutex<[Endpoint: TCPConnection]>([:])
+    let received = ReceivedBytes()
+
+    /// Counts the bytes reads received from the socket straight into callers' buffers.
+    final class ReceivedBytes: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    /// A read's data is received from the socket straight into the caller's buffer, so nothing is
+    /// ever copied; `directBytes` counts what was received that way.
+    public var readCounters: TransportReadCounters { TransportReadCounters(directBytes: received.value.load(ordering: .relaxed)) }
 
     public init(secret: ClusterSecret, settings: TransportSettings = .init(), logger: Logger) {
         self.authenticator = Authenticator(secret: secret)
@@ -26,11 +36,11 @@ public final class TCPTransport: Transport {
 
     func tcpConnection(to peer: Endpoint) async throws(TransportError) -> TCPConnection {
         if let c = connections.withLock({ $0[peer] }), c.isOpen { return c }
-        let (authenticator, settings, logger) = (self.authenticator, self.settings, self.logger)
+        let (authenticator, settings, logger, received) = (self.authenticator, self.settings, self.logger, self.received)
         let result: Result<TCPConnection, TransportError> = await withCheckedContinuation { cont in
             let t = Thread {
                 do throws(TransportError) {
-                    cont.resume(returning: .success(try TCPConnection.open(to: peer, authenticator: authenticator, settings: settings, logger: logger)))
+                    cont.resume(returning: .success(try TCPConnection.open(to: peer, authenticator: authenticator, settings: settings, received: received, logger: logger)))
                 } catch {
                     cont.resume(returning: .failure(error))
                 }

@@ -14,19 +14,16 @@ public struct ConformanceHarness: Sendable {
     public let makeTransport: @Sendable (_ secret: ClusterSecret) throws -> any Transport
     /// Registrars for client read buffers and server answer buffers (RDMA: its registrar).
     public let registrars: [any ArenaRegistrar]
-    /// Bytes a transport copied into callers' read buffers (nil: the transport does not count them).
-    public let copiedBytes: @Sendable (any Transport) -> Int?
 
     public init(name: String, host: String,
                 makeServer: @escaping @Sendable (UInt16, ClusterSecret, any RequestHandler) throws -> any TransportServer,
                 makeTransport: @escaping @Sendable (ClusterSecret) throws -> any Transport,
-                registrars: [any ArenaRegistrar] = [], copiedBytes: @escaping @Sendable (any Transport) -> Int? = { _ in nil }) {
+                registrars: [any ArenaRegistrar] = []) {
         self.name = name
         self.host = host
         self.makeServer = makeServer
         self.makeTransport = makeTransport
         self.registrars = registrars
-        self.copiedBytes = copiedBytes
     }
 
     /// TCP on loopback.
@@ -35,8 +32,7 @@ public struct ConformanceHarness: Sendable {
                            makeServer: { port, secret, handler in
                                try TCPServer(listen: Endpoint(host: "127.0.0.1", port: port), secret: secret, handler: handler, logger: logger)
                            },
-                           makeTransport: { secret in TCPTransport(secret: secret, logger: logger) },
-                           copiedBytes: { _ in 0 })  // TCP receives straight into the caller's buffer
+                           makeTransport: { secret in TCPTransport(secret: secret, logger: logger) })
     }
 
     /// RDMA on `host` (fails with `rdmaUnavailable` on a host without RDMA).
@@ -47,8 +43,7 @@ public struct ConformanceHarness: Sendable {
                                       try RDMAServer(listen: Endpoint(host: host, port: port), secret: secret, handler: handler, logger: logger)
                                   },
                                   makeTransport: { secret in try RDMATransport(secret: secret, logger: logger) },
-                                  registrars: [registrar],
-                                  copiedBytes: { t in (t as? RDMATransport)?.readCounters.copiedBytes })
+                                  registrars: [registrar])
     }
 
     func server(port: UInt16 = 0, secret: ClusterSecret = TransportConformance.secret) throws -> any TransportServer {
@@ -177,16 +172,17 @@ public enum TransportConformance {
         let t = try h.makeTransport(secret)
         defer { t.closeAll() }
         let pool = try IOBufferPool(.init(arenaBytes: 16 << 20, limitBytes: 64 << 20, lockMemory: false), registrars: h.registrars, logger: Logger(label: "conformance"))
-        let before = h.copiedBytes(t)
-        for (i, size) in [4096, 1 << 20, 4 << 20, 12_345].enumerated() {
+        let before = t.readCounters
+        let sizes = [4096, 1 << 20, 4 << 20, 12_345]
+        for (i, size) in sizes.enumerated() {
             let b = try await pool.take(size)
             let req = ReadChunkRequest(drive: "d0", key: ChunkKey(stripe: UInt64(i), fragment: 0), offset: UInt64(i * 7), length: UInt32(size)).encoded
             _ = try await t.read(server.endpoint, .readChunk, req, into: b.bytes)
             try expect(Array(b.bytes) == ConformanceHandler.pattern(offset: i * 7, count: size), "pool read of \(size) bytes differs")
         }
-        if let before, let after = h.copiedBytes(t) {
-            try expect(after == before, "\(after - before) bytes copied into pool buffers")
-        }
+        let after = t.readCounters
+        try expect(after.copiedBytes == before.copiedBytes, "\(after.copiedBytes - before.copiedBytes) bytes copied into pool buffers")
+        try expect(after.directBytes - before.directBytes == sizes.reduce(0, +), "\(after.directBytes - before.directBytes) bytes landed directly, expected \(sizes.reduce(0, +))")
     }
 
     static func largeBodies(_ h: ConformanceHarness) async throws {

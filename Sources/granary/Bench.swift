@@ -45,6 +45,19 @@ struct TransportBench: AsyncParsableCommand {
         var granaryRunsGBps: [Double]
         var baselineRunsGBps: [Double]
         var hotBufferRunsGBps: [Double]
+        /// Measured over every Granary read: bytes the socket put straight into the read's buffer,
+        /// and bytes copied into it from elsewhere, per byte read.
+        var directBytesPerByteRead: Double
+        var copiedBytesPerByteRead: Double
+        /// The RDMA row: on a host without an RDMA device, why not (ops/rdma-check-test measures it
+        /// over soft-RoCE, correctness only).
+        var rdma: RDMARow
+    }
+
+    struct RDMARow: Codable {
+        var available: Bool
+        var devices: [String]
+        var note: String
     }
 
     func progress(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
@@ -100,13 +113,27 @@ struct TransportBench: AsyncParsableCommand {
         let g = granary.max() ?? 0
         let b = baseline.max() ?? 1
         let h = hot.max() ?? 1
+        let counters = transport.readCounters
+        let readBytes = Double(max(counters.directBytes + counters.copiedBytes, 1))
+        let rdma: RDMARow
+        switch RDMADevices.list() {
+        case let .success(names):
+            rdma = RDMARow(available: true, devices: names,
+                           note: "run ops/rdma-check-test (or granary-rdma-check bench --address IP) for the RDMA figures")
+        case let .failure(e):
+            rdma = RDMARow(available: false, devices: [], note: e.description)
+        }
         let result = Result(ratio: round3(g / b), granaryGBps: round3(g), baselineGBps: round3(b),
                             hotBufferGBps: round3(h), hotBufferRatio: round3(g / h),
                             chunkBytes: chunkBytes, bytesPerRun: runBytes, depth: depth, runs: runs,
-                            granaryRunsGBps: granary.map(round3), baselineRunsGBps: baseline.map(round3), hotBufferRunsGBps: hot.map(round3))
+                            granaryRunsGBps: granary.map(round3), baselineRunsGBps: baseline.map(round3), hotBufferRunsGBps: hot.map(round3),
+                            directBytesPerByteRead: round3(Double(counters.directBytes) / readBytes),
+                            copiedBytesPerByteRead: round3(Double(counters.copiedBytes) / readBytes), rdma: rdma)
         if !json {
             print(String(format: "granary chunk reads: %.2f GB/s; raw TCP stream of the same bytes: %.2f GB/s; ratio %.3f (target ≥ %.1f); "
-                            + "one hot buffer: %.2f GB/s (ratio %.3f)", g, b, result.ratio, result.target, h, result.hotBufferRatio))
+                            + "one hot buffer: %.2f GB/s (ratio %.3f); copied bytes per byte read %.3f", g, b, result.ratio, result.target, h,
+                            result.hotBufferRatio, result.copiedBytesPerByteRead))
+            print("rdma: " + (rdma.available ? "devices \(rdma.devices.joined(separator: ", ")); " : "") + rdma.note)
         }
         print(Output.jsonLine(result))
     }
