@@ -132,6 +132,7 @@ final class RDMAChannel: Sendable {
         _ = pipe(&pipeFDs)
         for fd in [comp.pointee.fd, cmChannel.pointee.fd, pipeFDs[0], pipeFDs[1]] {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // child processes must not hold the connection open
         }
         handles = Handles(id: id, cmChannel: cmChannel, compChannel: comp, cq: cq, qp: qp, wake: pipeFDs[0], wakeWrite: pipeFDs[1])
         self.device = index

@@ -84,7 +84,10 @@ public final class RDMAServer: TransportServer {
         guard rdma_listen(id, 128) == 0 else { throw fail("rdma_listen") }
         var pipeFDs: [Int32] = [-1, -1]
         _ = pipe(&pipeFDs)
-        for fd in [ch.pointee.fd, pipeFDs[0], pipeFDs[1]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        for fd in [ch.pointee.fd, pipeFDs[0], pipeFDs[1]] {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
         self.listener = Listener(id: id, channel: ch, wake: pipeFDs[0], wakeWrite: pipeFDs[1])
         self.endpoint = Endpoint(host: endpoint.host, port: UInt16(bigEndian: rdma_get_src_port(id)))
         self.authenticator = Authenticator(secret: secret)
