@@ -196,10 +196,6 @@ final class RDMAChannel: Sendable {
         return accepted
     }
 
-    /// Hands back the credit held for a request that is answered without a message (never in
-    /// practice: every request gets an answer) — kept for symmetry with `send(returnsCredit:)`.
-    func returnCredit() { state.withLock { s in s.owed += 1; pump(&s) } }
-
     /// Posts queued messages while the peer has room and a send slot is free. Called under the lock,
     /// so messages go out in the order they were queued and each write precedes its message.
     private func pump(_ s: inout State) {
@@ -400,10 +396,8 @@ final class RDMAChannel: Sendable {
     }
 
     private func connectionEvent() {
-        var event: UnsafeMutablePointer<rdma_cm_event>?
-        while rdma_get_cm_event(handles.cmChannel, &event) == 0, let e = event {
-            let kind = e.pointee.event
-            rdma_ack_cm_event(e)
+        while let e = RDMAConnectionManager.takeEvent(handles.cmChannel) {
+            let kind = e.kind
             switch kind {
             case RDMA_CM_EVENT_ESTABLISHED:
                 let d = state.withLock { $0.delegate }

@@ -22,6 +22,12 @@ enum RDMAConnectionManager {
     static func nextEvent(_ channel: UnsafeMutablePointer<rdma_event_channel>, timeoutMs: Int) -> Event? {
         var fd = pollfd(fd: channel.pointee.fd, events: Int16(POLLIN), revents: 0)
         guard poll(&fd, 1, Int32(clamping: timeoutMs)) == 1 else { return nil }
+        return takeEvent(channel)
+    }
+
+    /// The event waiting on `channel`, copied out and acknowledged, or nil when none is waiting
+    /// (the channel's fd is non-blocking) or the channel failed.
+    static func takeEvent(_ channel: UnsafeMutablePointer<rdma_event_channel>) -> Event? {
         var e: UnsafeMutablePointer<rdma_cm_event>?
         guard rdma_get_cm_event(channel, &e) == 0, let e else { return nil }
         defer { rdma_ack_cm_event(e) }

@@ -124,16 +124,8 @@ public final class RDMAServer: TransportServer {
             for i in fds.indices { fds[i].revents = 0 }
             _ = poll(&fds, 2, -1)
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            var ep: UnsafeMutablePointer<rdma_cm_event>?
-            while rdma_get_cm_event(listener.channel, &ep) == 0, let e = ep {
-                let kind = e.pointee.event
-                let id = e.pointee.id
-                var hello: [UInt8] = []
-                if let p = e.pointee.param.conn.private_data, e.pointee.param.conn.private_data_len > 0 {
-                    hello = Array(UnsafeRawBufferPointer(start: p, count: Int(e.pointee.param.conn.private_data_len)))
-                }
-                rdma_ack_cm_event(e)
-                if kind == RDMA_CM_EVENT_CONNECT_REQUEST, let id { accept(id, hello: hello) }
+            while let e = RDMAConnectionManager.takeEvent(listener.channel) {
+                if e.kind == RDMA_CM_EVENT_CONNECT_REQUEST, let id = e.id { accept(id, hello: e.privateData) }
             }
         }
         rdma_destroy_id(listener.id)

@@ -22,7 +22,7 @@ public final class RDMATransport: Transport {
     /// into their buffers are written straight by the peer.
     public let registrar: RDMARegistrar
     public var arenaRegistrars: [any ArenaRegistrar] { [registrar] }
-    private let connections = Mutex<[Endpoint: RDMAConnection]>([:])
+    private let connections = PeerConnections<RDMAConnection>()
     let counters = CounterCells()
 
     final class CounterCells: Sendable {
@@ -51,35 +51,12 @@ public final class RDMATransport: Transport {
     }
 
     public func connection(to peer: Endpoint) async throws(TransportError) -> any Connection {
-        if let c = connections.withLock({ $0[peer] }), c.isOpen { return c }
         let (context, pool, rdma, authenticator, settings, counters, logger) = (self.context, self.pool, self.rdma, self.authenticator, self.settings, self.counters, self.logger)
-        let result: Result<RDMAConnection, TransportError> = await withCheckedContinuation { cont in
-            let t = Thread {
-                do throws(TransportError) {
-                    cont.resume(returning: .success(try RDMAConnection.open(to: peer, context: context, pool: pool, rdma: rdma, authenticator: authenticator,
-                                                                            settings: settings, counters: counters, logger: logger)))
-                } catch {
-                    cont.resume(returning: .failure(error))
-                }
-            }
-            t.name = "granary-rdma-dial \(peer)"
-            t.start()
+        return try await connections.connection(to: peer, threadName: "granary-rdma-dial \(peer)") { () throws(TransportError) in
+            try RDMAConnection.open(to: peer, context: context, pool: pool, rdma: rdma, authenticator: authenticator,
+                                    settings: settings, counters: counters, logger: logger)
         }
-        let fresh = try result.get()
-        let kept: RDMAConnection = connections.withLock { map in
-            if let existing = map[peer], existing.isOpen { return existing }
-            map[peer] = fresh
-            return fresh
-        }
-        if kept !== fresh { fresh.close() }
-        return kept
     }
 
-    public func closeAll() {
-        let all = connections.withLock { map -> [RDMAConnection] in
-            defer { map.removeAll() }
-            return Array(map.values)
-        }
-        for c in all { c.close() }
-    }
+    public func closeAll() { connections.closeAll() }
 }

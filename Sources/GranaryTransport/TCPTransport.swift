@@ -4,15 +4,13 @@ import GranaryWire
 import Logging
 import Synchronization
 
-/// Opens and reuses authenticated TCP connections, one per peer, reconnecting when one has closed.
-///
-/// Dialing blocks (connect, handshake), so it runs on its own thread, never on the cooperative
-/// pool.
+/// Opens and reuses authenticated TCP connections, one per peer, reconnecting when one has closed
+/// (`PeerConnections`).
 public final class TCPTransport: Transport {
     let authenticator: Authenticator
     public let settings: TransportSettings
     let logger: Logger
-    private let connections = Mutex<[Endpoint: TCPConnection]>([:])
+    private let connections = PeerConnections<TCPConnection>()
     let received = ReceivedBytes()
 
     /// Counts the bytes reads received from the socket straight into callers' buffers.
@@ -35,35 +33,11 @@ public final class TCPTransport: Transport {
     }
 
     func tcpConnection(to peer: Endpoint) async throws(TransportError) -> TCPConnection {
-        if let c = connections.withLock({ $0[peer] }), c.isOpen { return c }
         let (authenticator, settings, logger, received) = (self.authenticator, self.settings, self.logger, self.received)
-        let result: Result<TCPConnection, TransportError> = await withCheckedContinuation { cont in
-            let t = Thread {
-                do throws(TransportError) {
-                    cont.resume(returning: .success(try TCPConnection.open(to: peer, authenticator: authenticator, settings: settings, received: received, logger: logger)))
-                } catch {
-                    cont.resume(returning: .failure(error))
-                }
-            }
-            t.name = "granary-dial \(peer)"
-            t.start()
+        return try await connections.connection(to: peer, threadName: "granary-dial \(peer)") { () throws(TransportError) in
+            try TCPConnection.open(to: peer, authenticator: authenticator, settings: settings, received: received, logger: logger)
         }
-        let fresh = try result.get()
-        // Two tasks may dial the same peer at once; keep one live connection and close the other.
-        let kept: TCPConnection = connections.withLock { map in
-            if let existing = map[peer], existing.isOpen { return existing }
-            map[peer] = fresh
-            return fresh
-        }
-        if kept !== fresh { fresh.close() }
-        return kept
     }
 
-    public func closeAll() {
-        let all = connections.withLock { map -> [TCPConnection] in
-            defer { map.removeAll() }
-            return Array(map.values)
-        }
-        for c in all { c.close() }
-    }
+    public func closeAll() { connections.closeAll() }
 }
