@@ -178,6 +178,9 @@ public actor RepairService {
             finishPass(now: now)
             status.pass = RepairStatus.Pass(kind: kind, startedAt: now, stripesTotal: remaining)
             logger.notice("repair: \(kind) pass started: \(remaining) stripes")
+            // At once, not on the half-second cadence: a manager killed in the first stripes of a
+            // pass must find the pass on restart and resume it, not start another.
+            save(force: true)
         }
         status.state = kind == "rebuild" ? "rebuilding" : "expanding"
         if var p = status.pass {
@@ -307,6 +310,7 @@ public actor RepairService {
         logger.notice("repair: \(p.kind) pass finished: \(p.stripesDone) stripes (\(p.rebuilt) rebuilt, \(p.shrunk) shrunk, \(p.expanded) expanded), \(p.stripesFailed) failed attempts, \(p.bytesWritten) bytes written at \(String(format: "%.1f", p.writeMBps)) MB/s")
         status.lastPass = p
         status.pass = nil
+        save(force: true)
     }
 
     // MARK: Scrub
