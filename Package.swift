@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // MARK: C libraries (module map + shim header each)
@@ -77,6 +78,7 @@ let package = Package(
         .target(name: "GranaryStorage", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryClient", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryErasure", "GranaryPrefetch", "GranaryBuffers",
@@ -107,9 +109,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         // Runs in the soft-RoCE guest: the conformance checks over RDMA, a storage node over RDMA
-        // killed mid-read and restarted, and the zero-copy figures.
+        // killed mid-read and restarted, the loader over an RDMA cluster, and the zero-copy figures.
         .executableTarget(name: "granary-rdma-check", dependencies: [
-            "GranaryTransportConformance", "GranaryTransport", "GranaryStorage", "GranaryWire", "GranaryCore", "GranaryBuffers",
+            "GranaryTransportConformance", "GranaryTransport", "GranaryStorage", "GranaryManager", "GranaryLoader", "GranaryClient",
+            "GranaryWire", "GranaryCore", "GranaryBuffers",
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/rdma-check", swiftSettings: swiftSettings),
 

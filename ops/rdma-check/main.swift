@@ -5,6 +5,9 @@
 //                                                  byte-for-byte reads into pool buffers, the node
 //                                                  killed mid-read and restarted, reads again
 //   granary-rdma-check bad-peers --address IP      a malformed control message; a non-Granary hello
+//   granary-rdma-check loader --address IP         a manager and 3 storage nodes over RDMA (in this
+//                                                  process); the loader streams a dataset into a
+//                                                  registered pool, byte for byte, copying nothing
 //   granary-rdma-check bench --address IP [--json] reads into pool buffers, RDMA against TCP
 //   granary-rdma-check serve-storage --address IP --port P --dir D   (the child of `storage`)
 //
@@ -28,7 +31,7 @@ func option(_ name: String) -> String? {
     return args[i + 1]
 }
 guard let command = args.first else {
-    print("usage: granary-rdma-check conformance|storage|bad-peers|bench|serve-storage --address IP")
+    print("usage: granary-rdma-check conformance|storage|bad-peers|loader|bench|serve-storage --address IP")
     exit(2)
 }
 let address = option("--address") ?? "10.77.0.1"
@@ -48,6 +51,8 @@ case "storage":
     status = await StorageDrill(address: address, logger: logger).run() ? 0 : 1
 case "bad-peers":
     status = await BadPeers(address: address, logger: logger).run() ? 0 : 1
+case "loader":
+    status = await LoaderDrill(address: address, logger: logger).run() ? 0 : 1
 case "bench":
     status = await TransportBench(address: address, logger: logger).run(json: args.contains("--json")) ? 0 : 1
 case "serve-storage":
