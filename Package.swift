@@ -2,7 +2,7 @@
 // Granary: a parallel file system client and cache for AI training data.
 //
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
-//   granary, granaryd -> GranaryManager -> GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport, GranaryPrefetch, GranaryBuffers;
+//   granary, granaryd -> GranaryManager -> GranaryHealth (pure), GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport, GranaryPrefetch, GranaryBuffers;
 //   granary, examples -> GranaryLoader, GranaryFUSE -> GranaryClient; GranaryLoader -> GranaryBuffers -> (swift-log)
 //   GranaryStorage -> GranaryTransport -> GranaryBuffers (RDMA registers pool arenas)
 //   -> GranaryWire -> GranaryCore -> CISAL
@@ -57,6 +57,9 @@ let package = Package(
             "GranaryCore", "CErasureCode",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        // Drive health: the fail-slow detector (peer comparison of latency against load) and the
+        // failure predictor (SMART history, Backblaze CSV). Pure computation, no I/O of its own.
+        .target(name: "GranaryHealth", swiftSettings: swiftSettings),
         .target(name: "GranaryBuffers", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -85,7 +88,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryManager", dependencies: [
-            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryClient",
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryClient", "GranaryHealth",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
 
@@ -97,7 +100,7 @@ let package = Package(
         ], path: "daemon", swiftSettings: swiftSettings),
         .executableTarget(name: "granary", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
-            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch",
+            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryHealth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -116,6 +119,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "ops/rdma-check", swiftSettings: swiftSettings),
 
+        // Regenerates Sources/GranaryHealth/DefaultFailureModel.swift (the shipped failure model,
+        // trained on synthetic data) and compares model families: `swift run -c release health-train-default`.
+        .executableTarget(name: "health-train-default", dependencies: ["GranaryHealth"], path: "ops/health-train-default",
+                          swiftSettings: swiftSettings),
+
         // The docs/LOADER.md example: streams one epoch of a dataset and prints samples/s.
         .executableTarget(name: "granary-loader-example", dependencies: [
             "GranaryLoader", "GranaryClient", "GranaryBuffers", "GranaryCore", "GranaryTransport",
@@ -130,6 +138,7 @@ let package = Package(
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryErasureTests", dependencies: ["GranaryErasure", "GranaryCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryMeta", "GranaryManager", "GranaryErasure"]),
+        .testTarget(name: "GranaryHealthTests", dependencies: ["GranaryHealth"]),
         .testTarget(name: "GranaryManagerTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryMeta", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryNativeTests", dependencies: ["GranaryErasure", "GranaryFUSE", "GranaryTransport"]),
         .testTarget(name: "GranaryBuffersTests", dependencies: ["GranaryBuffers", .product(name: "Logging", package: "swift-log")]),

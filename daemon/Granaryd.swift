@@ -62,9 +62,12 @@ struct Granaryd: AsyncParsableCommand {
         var manager: ManagerServer?
         var storage: StorageNode?
         do {
-            if let m = cfg.manager { manager = try ManagerServer(config: m, secret: secret, settings: cfg.transport, logger: logger) }
+            if let m = cfg.manager {
+                manager = try ManagerServer(config: m, secret: secret, settings: cfg.transport, faultInjection: cfg.faultInjection, logger: logger)
+            }
             if let s = cfg.storage {
-                storage = try StorageNode(config: s, managers: cfg.managers, secret: secret, settings: cfg.transport, logger: logger)
+                storage = try StorageNode(config: s, managers: cfg.managers, secret: secret, settings: cfg.transport,
+                                          faultInjection: cfg.faultInjection, logger: logger)
             }
         } catch {
             logger.critical("cannot start: \(error)")

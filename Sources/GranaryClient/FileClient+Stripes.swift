@@ -120,6 +120,19 @@ extension FileClient {
             pieces.append((i, s.headerLength + lo - i * block, BufferSlice(buffer: slice)))
             i += 1
         }
+        // Pieces on drives the health monitor flagged are decoded from the other fragments (a slow
+        // drive would hold up every read that waits for it); only when too few others answer are
+        // they read after all.
+        let avoided = pieces.filter { avoids(s.fragments[$0.index].drive, in: map) }.map(\.index)
+        if !avoided.isEmpty, s.fragments.count - avoided.count >= s.layout.k {
+            let skipping = Dictionary(uniqueKeysWithValues: avoided.map { ($0, "\(s.fragments[$0].drive) is \(map.drive(s.fragments[$0].drive)?.health.rawValue ?? "avoided")") })
+            if let data = try? await decodeStripe(s, skipping: skipping, file: file, map: map, avoiding: true) {
+                counters.withLock { $0.avoidedReads += 1 }
+                data.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[range])) }
+                noteCopy(range.count)
+                return
+            }
+        }
         let failures = await withTaskGroup(of: (Int, String?).self) { group in
             for p in pieces {
                 let placement = s.fragments[p.index]
@@ -155,9 +168,18 @@ extension FileClient {
     }
 
     /// The stripe's whole data, decoded from any k of its fragments other than those in `skipping`.
-    func decodeStripe(_ s: Stripe, skipping: [Int: String], file: String, map: ClusterMap) async throws(ClientError) -> [UInt8] {
+    /// With `avoiding`, fragments on drives the health monitor flagged are left out as well, and
+    /// only the first k other fragments are fetched (they are expected to answer promptly).
+    func decodeStripe(_ s: Stripe, skipping: [Int: String], file: String, map: ClusterMap, avoiding: Bool = false) async throws(ClientError) -> [UInt8] {
         var causes = skipping.sorted { $0.key < $1.key }.map { "fragment \($0.key): \($0.value)" }
-        let candidates = s.fragments.filter { skipping[$0.index] == nil }
+        var candidates = s.fragments.filter { skipping[$0.index] == nil }
+        if avoiding {
+            candidates = candidates.filter { !avoids($0.drive, in: map) && (endpoint($0.drive, in: map)?.usable ?? false) }
+            guard candidates.count >= s.layout.k else {
+                throw .stripeUnreadable(file: file, stripe: s.id, readable: candidates.count, needed: s.layout.k, causes: causes)
+            }
+            candidates = Array(candidates.prefix(s.layout.k))
+        }
         let results = await withTaskGroup(of: (Int, Result<[UInt8], ClientError>).self) { group in
             for placement in candidates {
                 guard let (address, usable) = endpoint(placement.drive, in: map), usable else {

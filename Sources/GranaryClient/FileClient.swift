@@ -31,6 +31,8 @@ public final class FileClient: Sendable {
     public struct ReadCounters: Sendable, Equatable, Codable {
         /// Stripe reads answered by decoding from parity instead of straight from data fragments.
         public var degradedReads = 0
+        /// Stripe reads decoded around a drive the health monitor marked suspect or evicted.
+        public var avoidedReads = 0
         /// Fragment reads that failed (missing, corrupt, down, late), each with its cause.
         public var fragmentFailures: [String] = []
         /// File bytes copied from one buffer to another after they landed: a degraded read's
@@ -73,6 +75,12 @@ public final class FileClient: Sendable {
     func endpoint(_ id: DriveID, in map: ClusterMap) -> (Endpoint, usable: Bool)? {
         guard let node = map.node(id.node), let drive = node.drives.first(where: { $0.id == id }) else { return nil }
         return (node.address, node.state == .up && drive.state == .up)
+    }
+
+    /// Whether reads go around drive `id` while enough other fragments answer: the health monitor
+    /// marked it suspect (slow, or predicted to fail) or evicted it (its fragments are being moved).
+    func avoids(_ id: DriveID, in map: ClusterMap) -> Bool {
+        (map.drive(id)?.health ?? .healthy) != .healthy
     }
 
     /// Whether the client reads fragments on drive `id` (rather than decoding around it): the one

@@ -15,6 +15,11 @@ public struct ClusterMap: Codable, Sendable, Equatable {
     public func node(_ id: NodeID) -> NodeInfo? { nodes.first { $0.id == id } }
 
     public var drives: [DriveInfo] { nodes.flatMap(\.drives) }
-    /// Drives new fragments can go to: `up`, on nodes that are `up`.
-    public var writableDrives: [DriveInfo] { nodes.filter { $0.state == .up }.flatMap(\.drives).filter { $0.state == .up } }
+    /// Drives new fragments can go to: `up` and healthy (neither suspect nor evicted), on nodes that are `up`.
+    public var writableDrives: [DriveInfo] {
+        nodes.filter { $0.state == .up }.flatMap(\.drives).filter { $0.state == .up && $0.health == .healthy }
+    }
+
+    /// The drive `id`, if the map has it.
+    public func drive(_ id: DriveID) -> DriveInfo? { node(id.node)?.drives.first { $0.id == id } }
 }

@@ -2,13 +2,14 @@
 /// (`granary up`, test harnesses). What it writes is what `DaemonConfig.load` reads back.
 extension DaemonConfig {
     public static func managerTOML(secretFile: String, listen: Endpoint, dataDir: String, heartbeatTimeoutMs: Int,
-                                   repair: Repair = Repair()) -> String {
+                                   repair: Repair = Repair(), health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false) -> String {
         """
         # Written by granary.
         roles = ["manager"]
         [cluster]
         secret_file = "\(secretFile)"
         managers = ["\(listen)"]
+        fault_injection = \(faultInjection)
         [manager]
         listen = "\(listen)"
         data_dir = "\(dataDir)"
@@ -20,18 +21,28 @@ extension DaemonConfig {
         scrub_mb_per_s = \(repair.scrubMBps)
         gc_interval_s = \(repair.gcIntervalS)
         gc_grace_s = \(repair.gcGraceS)
+        health_detect = \(health.detect)
+        health_auto_evict = \(health.autoEvict)
+        health_evict_after_s = \(health.evictAfterS)
+        health_max_evictions_per_hour = \(health.maxEvictionsPerHour)
+        health_auto_rejoin = \(health.autoRejoin)
+        health_rejoin_after_s = \(health.rejoinAfterS)
+        health_suspect_after_s = \(health.suspectAfterS)
+        health_clear_after_s = \(health.clearAfterS)
+        health_act_on_prediction = \(health.actOnPrediction)
 
         """
     }
 
     public static func storageTOML(secretFile: String, managers: [Endpoint], node: NodeID, listen: Endpoint,
-                                   heartbeatIntervalMs: Int, drives: [Drive], injectReadLatencyMs: Int = 0) -> String {
+                                   heartbeatIntervalMs: Int, drives: [Drive], injectReadLatencyMs: Int = 0, faultInjection: Bool = false) -> String {
         var text = """
             # Written by granary.
             roles = ["storage"]
             [cluster]
             secret_file = "\(secretFile)"
             managers = [\(managers.map { "\"\($0)\"" }.joined(separator: ", "))]
+            fault_injection = \(faultInjection)
             [storage]
             node_id = "\(node)"
             listen = "\(listen)"

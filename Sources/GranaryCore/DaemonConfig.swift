@@ -12,6 +12,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public var heartbeatTimeoutMs: Int = 5_000
         /// Rebuild, shrink, expand, scrub and garbage collection.
         public var repair = Repair()
+        /// Fail-slow detection, suspect and evicted drives.
+        public var health = HealthPolicy()
     }
 
     /// How the manager keeps stripes whole: when it rebuilds, how fast, how often it scrubs.
@@ -68,6 +70,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var storage: Storage?
     public var transport: TransportSettings
     public var logLevel: String
+    /// `fault_injection = true` in `[cluster]`: `granary drive inject` may slow or fail drives
+    /// (tests and drills only; off by default, and both the manager and the node must have it).
+    public var faultInjection: Bool = false
 
     /// Reads and validates the config at `path`.
     public static func load(path: String) throws(ConfigError) -> DaemonConfig {
@@ -111,6 +116,15 @@ public struct DaemonConfig: Sendable, Equatable {
             if let v = try m.int("scrub_mb_per_s", range: 1...100_000) { mc.repair.scrubMBps = v }
             if let v = try m.int("gc_interval_s", range: 1...86_400) { mc.repair.gcIntervalS = v }
             if let v = try m.int("gc_grace_s", range: 0...2_592_000) { mc.repair.gcGraceS = v }
+            if let v = try m.bool("health_detect") { mc.health.detect = v }
+            if let v = try m.bool("health_auto_evict") { mc.health.autoEvict = v }
+            if let v = try m.int("health_evict_after_s", range: 0...2_592_000) { mc.health.evictAfterS = v }
+            if let v = try m.int("health_max_evictions_per_hour", range: 0...1_000) { mc.health.maxEvictionsPerHour = v }
+            if let v = try m.bool("health_auto_rejoin") { mc.health.autoRejoin = v }
+            if let v = try m.int("health_rejoin_after_s", range: 0...2_592_000) { mc.health.rejoinAfterS = v }
+            if let v = try m.double("health_suspect_after_s", range: 0...86_400) { mc.health.suspectAfterS = v }
+            if let v = try m.double("health_clear_after_s", range: 0...86_400) { mc.health.clearAfterS = v }
+            if let v = try m.bool("health_act_on_prediction") { mc.health.actOnPrediction = v }
             manager = mc
         } else if roles.contains(.manager) {
             throw .missingKey(file: file, key: "manager")
@@ -152,6 +166,7 @@ public struct DaemonConfig: Sendable, Equatable {
         }
 
         let transport = try TransportSettings.read(from: r, cluster: cluster)
+        let faultInjection = try cluster.bool("fault_injection") ?? false
         var level = "info"
         if let log = try r.table("log"), let l = try log.string("level") {
             guard LogLevelName.parse(l) != nil else {
@@ -161,6 +176,6 @@ public struct DaemonConfig: Sendable, Equatable {
         }
         try r.finish()
         return DaemonConfig(file: file, roles: roles, secretFile: secretFile, managers: managers, manager: manager,
-                            storage: storage, transport: transport, logLevel: level)
+                            storage: storage, transport: transport, logLevel: level, faultInjection: faultInjection)
     }
 }

@@ -56,7 +56,15 @@ public actor ClusterManager {
             }
             node.address = hb.address
             node.lastHeartbeat = now
+            let previous = node.drives
             node.drives = Self.drives(from: hb, nodeState: node.state)
+            // Health is the manager's judgement, not the node's report: it survives heartbeats.
+            for j in node.drives.indices {
+                if let old = previous.first(where: { $0.id == node.drives[j].id }) {
+                    node.drives[j].health = old.health
+                    node.drives[j].healthNote = old.healthNote
+                }
+            }
             next.nodes[i] = node
         } else {
             logger.info("node \(hb.node) registered at \(hb.address) with \(hb.drives.count) drives")
@@ -131,6 +139,20 @@ public actor ClusterManager {
         do { try publish(next) } catch { throw .meta(error) }
     }
 
+    /// Sets a drive's health (suspect, evicted, healthy again) with the evidence for it. Returns the
+    /// health it had.
+    @discardableResult
+    public func setHealth(_ drive: DriveID, _ health: DriveHealth, note: String?) throws(ManagerError) -> DriveHealth {
+        guard let i = map.nodes.firstIndex(where: { $0.id == drive.node }),
+              let j = map.nodes[i].drives.firstIndex(where: { $0.id == drive }) else { throw .unknownDrive(drive) }
+        var next = map
+        let old = next.nodes[i].drives[j].health
+        next.nodes[i].drives[j].health = health
+        next.nodes[i].drives[j].healthNote = health == .healthy ? nil : note
+        do { try publish(next) } catch { throw .meta(error) }
+        return old
+    }
+
     /// Installs `next` as the map: bumps and saves the version if anything routed on changed,
     /// otherwise keeps the version and only refreshes the capacity figures in memory.
     private func publish(_ next: ClusterMap) throws(MetaError) {
@@ -148,7 +170,7 @@ public actor ClusterManager {
     /// The parts of the map clients and nodes route on (not heartbeat times or usage figures).
     static func routingView(_ m: ClusterMap) -> [String] {
         m.nodes.map { n in
-            "\(n.id)|\(n.address)|\(n.state)|" + n.drives.map { "\($0.id.name):\($0.state):\($0.problem ?? "")" }.joined(separator: ",")
+            "\(n.id)|\(n.address)|\(n.state)|" + n.drives.map { "\($0.id.name):\($0.state):\($0.health):\($0.problem ?? "")" }.joined(separator: ",")
         }
     }
 

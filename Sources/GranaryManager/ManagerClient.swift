@@ -62,6 +62,29 @@ public struct ManagerClient: Sendable {
         try decode(RepairStatus.self, try await request(.startScrub, [], idempotent: true), .startScrub)
     }
 
+    /// Every drive's health, score, evidence, telemetry and SMART, and the recent health events.
+    public func health() async throws(TransportError) -> HealthReport {
+        try decode(HealthReport.self, try await request(.healthStatus, [], idempotent: true), .healthStatus)
+    }
+
+    /// Evicts a drive (refused, with the reason, when a stripe would drop below k readable fragments).
+    public func evict(_ drive: DriveID, reason: String?) async throws(TransportError) -> HealthReport {
+        let body = JSONMessage.encode(DriveHealthRequest(drive: drive, reason: reason))
+        return try decode(HealthReport.self, try await request(.evictDrive, body, idempotent: true), .evictDrive)
+    }
+
+    /// Returns an evicted or suspect drive to service.
+    public func rejoin(_ drive: DriveID, reason: String?) async throws(TransportError) -> HealthReport {
+        let body = JSONMessage.encode(DriveHealthRequest(drive: drive, reason: reason))
+        return try decode(HealthReport.self, try await request(.rejoinDrive, body, idempotent: true), .rejoinDrive)
+    }
+
+    /// Installs (or with a clear spec removes) a fault on a drive: tests and drills, where the cluster enables it.
+    public func inject(_ drive: DriveID, _ fault: FaultSpec) async throws(TransportError) -> HealthReport {
+        let body = JSONMessage.encode(DriveFaultRequest(drive: drive, fault: fault))
+        return try decode(HealthReport.self, try await request(.injectDriveFault, body, idempotent: true), .injectDriveFault)
+    }
+
     private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], _ message: MessageType) throws(TransportError) -> T {
         do { return try JSONMessage.decode(T.self, from: body, message: message) } catch {
             throw .protocolError(managers.first ?? Endpoint(host: "?", port: 1), error)

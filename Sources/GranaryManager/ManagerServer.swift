@@ -9,14 +9,17 @@ import Logging
 public final class ManagerServer: Sendable {
     public let manager: ClusterManager
     public let repair: RepairService
+    public let health: HealthService
     let server: any TransportServer
     let livenessTask: Task<Void, Never>
     let repairTasks: [Task<Void, Never>]
 
     public var endpoint: Endpoint { server.endpoint }
 
-    /// Opens (or creates) the SQLite metadata in `dataDir` and starts listening.
-    public init(config: DaemonConfig.Manager, secret: ClusterSecret, settings: TransportSettings, logger: Logger) throws(ManagerStartError) {
+    /// Opens (or creates) the SQLite metadata in `dataDir` and starts listening. `faultInjection`
+    /// lets `granary drive inject` through to the nodes (the config's `fault_injection`).
+    public init(config: DaemonConfig.Manager, secret: ClusterSecret, settings: TransportSettings, faultInjection: Bool = false,
+                logger: Logger) throws(ManagerStartError) {
         do { try FileIO.makeDirectories(config.dataDir) } catch { throw .dataDir(error) }
         let store: SQLiteMetaStore
         do { store = try SQLiteMetaStore(path: config.dataDir + "/meta.db") } catch { throw .meta(error) }
@@ -32,9 +35,12 @@ public final class ManagerServer: Sendable {
         let files = FileClient(managers: [config.listen], transport: transport, settings: fileSettings, logger: logger)
         let repair = RepairService(store: store, manager: manager, files: files, settings: config.repair, logger: logger)
         self.repair = repair
+        let health = HealthService(store: store, manager: manager, transport: transport, policy: config.health,
+                                   faultInjection: faultInjection, logger: logger)
+        self.health = health
         do {
             server = try Transports.server(listen: config.listen, secret: secret, settings: settings,
-                                           handler: ManagerService(manager: manager, repair: repair), logger: logger)
+                                           handler: ManagerService(manager: manager, repair: repair, health: health), logger: logger)
         } catch { throw .listen(error) }
         // Check several times per timeout so a dead node is reported within about 1.25 timeouts.
         let period = max(config.heartbeatTimeoutMs / 4, 20)
@@ -45,7 +51,7 @@ public final class ManagerServer: Sendable {
             }
         }
         server.start()
-        repairTasks = repair.start()
+        repairTasks = repair.start() + [health.start()]
         logger.info("manager listening on \(server.endpoint), metadata in \(config.dataDir)/meta.db")
     }
 

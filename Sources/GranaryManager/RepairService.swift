@@ -91,21 +91,21 @@ public actor RepairService {
 
     // MARK: Rebuild, shrink, expand
 
-    /// Drives whose fragments must move: failed, drained (evicted) or on a node down longer than
+    /// Drives whose fragments must move: failed, drained, evicted by the health monitor, or on a node down longer than
     /// `downOutMs` (counted from this manager's start when it never saw the node up).
     public static func retiredDrives(_ map: ClusterMap, now: Double, since: Double, downOutMs: Int) -> Set<DriveID> {
         var out: Set<DriveID> = []
         for node in map.nodes {
             let downFor = now - max(node.lastHeartbeat ?? 0, since)
             let nodeOut = node.state == .drained || (node.state == .down && downFor * 1000 > Double(downOutMs))
-            for d in node.drives where nodeOut || d.state == .failed || d.state == .drained { out.insert(d.id) }
+            for d in node.drives where nodeOut || d.state == .failed || d.state == .drained || d.health == .evicted { out.insert(d.id) }
         }
         return out
     }
 
-    /// Failure domains a stripe can use: nodes that are up with at least one up drive not retired.
+    /// Failure domains a stripe can use: nodes that are up with at least one up, healthy drive not retired.
     public static func healthyNodes(_ map: ClusterMap, retired: Set<DriveID>) -> Int {
-        map.nodes.filter { n in n.state == .up && n.drives.contains { $0.state == .up && !retired.contains($0.id) } }.count
+        map.nodes.filter { n in n.state == .up && n.drives.contains { $0.state == .up && $0.health == .healthy && !retired.contains($0.id) } }.count
     }
 
     /// Drives a fragment can be written to: up, on an up node, not retired.

@@ -29,6 +29,8 @@ public indirect enum StorageError: Error, Sendable, Equatable, CustomStringConve
     case io(drive: DriveID, key: ChunkKey?, operation: String, code: Int32)
     /// The drive could not be opened when the store started; `reason` is why.
     case driveUnavailable(drive: DriveID, reason: StorageError)
+    /// A fault installed for a test or drill (`granary drive inject`) failed the operation.
+    case injectedFault(drive: DriveID, fault: String)
     /// The node has no drive with this name.
     case unknownDrive(node: NodeID, name: String)
     /// A drive name in the store's configuration is not a valid name, or is used twice.
@@ -39,7 +41,7 @@ public indirect enum StorageError: Error, Sendable, Equatable, CustomStringConve
         switch self {
         case .chunkNotFound(let d, _), .corruptChunk(let d, _, _), .rangeOutOfBounds(let d, _, _, _, _),
              .driveFull(let d, _), .driveReadOnly(let d), .driveMissing(let d, _), .notADirectory(let d, _),
-             .io(let d, _, _, _), .driveUnavailable(let d, _):
+             .io(let d, _, _, _), .driveUnavailable(let d, _), .injectedFault(let d, _):
             return d
         case .unknownDrive, .invalidDriveName:
             return nil
@@ -68,6 +70,8 @@ public indirect enum StorageError: Error, Sendable, Equatable, CustomStringConve
             return "I/O error on drive \(drive)\(chunk): \(operation) failed: \(String(cString: strerror(code))) (errno \(code))."
         case .driveUnavailable(let drive, let reason):
             return "Drive \(drive) is unavailable since it failed to open: \(reason)"
+        case .injectedFault(let drive, let fault):
+            return "Drive \(drive): \(fault) (a fault injected for testing; `granary drive inject \(drive) --clear` removes it)."
         case .unknownDrive(let node, let name):
             return "Node \(node) has no drive named '\(name)'."
         case .invalidDriveName(let node, let name):

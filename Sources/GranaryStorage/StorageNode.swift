@@ -13,13 +13,16 @@ public final class StorageNode: Sendable {
     public let id: NodeID
     public let store: ChunkStore
     let server: any TransportServer
+    let service: StorageService
     let heartbeatTask: Task<Void, Never>
     let transport: any Transport
 
     public var endpoint: Endpoint { server.endpoint }
 
+    /// `faultInjection`: `granary drive inject` may install faults on this node's drives (the
+    /// config's `fault_injection`; tests and drills only).
     public init(config: DaemonConfig.Storage, managers: [Endpoint], secret: ClusterSecret,
-                settings: TransportSettings, logger: Logger) throws(StorageStartError) {
+                settings: TransportSettings, faultInjection: Bool = false, logger: Logger) throws(StorageStartError) {
         id = config.nodeID
         do {
             store = try ChunkStore(node: config.nodeID, drives: config.drives.map { ($0.name, $0.path) }, logger: logger)
@@ -38,7 +41,9 @@ public final class StorageNode: Sendable {
         do {
             // Over RDMA, answers are written from registered buffers straight into the reader's.
             let buffers = BufferPool(registrars: try Transports.answerRegistrars(settings))
-            let service = StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs, buffers: buffers)
+            let service = StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs, buffers: buffers,
+                                         faults: FaultInjector(enabled: faultInjection))
+            self.service = service
             server = try Transports.server(listen: config.listen, secret: secret, settings: settings, handler: service, logger: logger)
         } catch { throw .listen(error) }
         // With port 0 in `listen`, advertise the port actually bound.
@@ -46,12 +51,30 @@ public final class StorageNode: Sendable {
         let transport: any Transport
         do { transport = try Transports.client(secret: secret, settings: settings, logger: logger) } catch { throw .listen(error) }
         self.transport = transport
-        let (node, store, interval) = (config.nodeID, store, config.heartbeatIntervalMs)
+        let (node, store, interval, service) = (config.nodeID, store, config.heartbeatIntervalMs, self.service)
+        let smart = SmartCache(drives: config.drives)
         heartbeatTask = Task {
             var registered = false
             var failures = 0
             while !Task.isCancelled {
-                let hb = NodeHeartbeat(node: node, address: advertise, drives: store.drives().map(Self.report))
+                let telemetry = service.takeTelemetry()
+                let faults = service.faults.installed
+                let readings = smart.current()
+                let hb = NodeHeartbeat(node: node, address: advertise, drives: store.drives().map { status in
+                    var r = Self.report(status)
+                    var t = telemetry[status.id.name]
+                    switch readings[status.id.name] {
+                    case let .reading(s)?: t?.smart = s
+                    case let .none(note)?: t?.smartNote = note
+                    case nil: t?.smartNote = "SMART not read yet"
+                    }
+                    r.telemetry = t
+                    if faults[status.id.name]?.fail == true {
+                        r.condition = .failed
+                        r.problem = "injected drive failure (granary drive inject --fail)"
+                    }
+                    return r
+                })
                 var sent = false
                 for manager in managers {
                     do {

@@ -15,6 +15,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case deleteChunk = 103
     case listChunks = 104
     case driveStatus = 105
+    /// Tests and drills: install or clear a fault on one drive (JSON `DriveFaultRequest`).
+    case injectFault = 106
 
     // Manager: membership and the cluster map.
     case registerNode = 200
@@ -29,6 +31,12 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     // Manager: repair (rebuild, shrink, expand, scrub, garbage collection), JSON `RepairStatus` answers.
     case repairStatus = 220
     case startScrub = 221
+
+    // Manager: drive health (JSON requests; `HealthReport` answers).
+    case healthStatus = 230
+    case evictDrive = 231
+    case rejoinDrive = 232
+    case injectDriveFault = 233
 
     public var description: String {
         switch self {
@@ -50,6 +58,11 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .meta: return "meta"
         case .repairStatus: return "repair-status"
         case .startScrub: return "start-scrub"
+        case .injectFault: return "inject-fault"
+        case .healthStatus: return "health-status"
+        case .evictDrive: return "evict-drive"
+        case .rejoinDrive: return "rejoin-drive"
+        case .injectDriveFault: return "inject-drive-fault"
         }
     }
 }

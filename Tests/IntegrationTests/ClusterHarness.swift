@@ -36,7 +36,8 @@ final class ClusterHarness: @unchecked Sendable {
         return dir.path
     }
 
-    init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair()) throws {
+    init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
+         health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false) throws {
         var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         secretFile = dir + "/cluster.secret"
@@ -48,7 +49,8 @@ final class ClusterHarness: @unchecked Sendable {
         l.logLevel = .critical
         logger = l
         try FileIO.writeAtomically(dir + "/manager.toml", DaemonConfig.managerTOML(
-            secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair))
+            secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
+            health: health, faultInjection: faultInjection))
         try start("manager", config: dir + "/manager.toml")
         for n in 1...nodes {
             let name = "node-\(n)"
@@ -58,7 +60,7 @@ final class ClusterHarness: @unchecked Sendable {
             for d in driveList { try FileIO.makeDirectories(d.path) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.storageTOML(
                 secretFile: secretFile, managers: [managerEndpoint], node: NodeID(name)!, listen: ep,
-                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList))
+                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection))
             try start(name, config: "\(dir)/\(name).toml")
         }
     }
