@@ -47,6 +47,10 @@ public actor HealthService {
     private var detector: FailSlowDetector
     private var saved = Saved()
     private var latest: [DriveID: (telemetry: DriveTelemetry, at: Double)] = [:]
+    /// Telemetry received since the drive's last judged window: heartbeats can be a fraction of a
+    /// second apart and a slow drive serves few operations, so windows are merged until they hold
+    /// `minOps` operations (or ten seconds) before the detector sees them.
+    private var pending: [DriveID: (window: DriveWindow, at: Double)] = [:]
     private var history: [DriveID: [DriveWindow]] = [:]
     private var smart: [DriveID: SmartReading] = [:]
     private var smartNotes: [DriveID: String] = [:]
@@ -94,6 +98,8 @@ public actor HealthService {
         for r in hb.drives {
             guard let t = r.telemetry, let id = DriveID(node: hb.node, name: r.name) else { continue }
             latest[id] = (t, now)
+            let w = Self.window(id, t, at: now)
+            if let p = pending[id] { pending[id] = (Self.merge(p.window, w), now) } else { pending[id] = (w, now) }
             if let s = t.smart {
                 smart[id] = s
                 smartNotes[id] = nil
@@ -123,6 +129,17 @@ public actor HealthService {
         }
     }
 
+    /// One window covering both: operations, bytes and errors added, latency weighted by operations.
+    static func merge(_ a: DriveWindow, _ b: DriveWindow) -> DriveWindow {
+        let ops = a.ops + b.ops
+        func weighted(_ x: Double, _ y: Double) -> Double { ops == 0 ? max(x, y) : (x * Double(a.ops) + y * Double(b.ops)) / Double(ops) }
+        let seconds = a.seconds + b.seconds
+        return DriveWindow(drive: b.drive, node: b.node, time: b.time, seconds: seconds, ops: ops, bytes: a.bytes + b.bytes,
+                           meanLatencyMs: weighted(a.meanLatencyMs, b.meanLatencyMs), p99LatencyMs: max(a.p99LatencyMs, b.p99LatencyMs),
+                           queueDepth: seconds > 0 ? (a.queueDepth * a.seconds + b.queueDepth * b.seconds) / seconds : 0,
+                           errors: a.errors + b.errors)
+    }
+
     static func window(_ id: DriveID, _ t: DriveTelemetry, at time: Double) -> DriveWindow {
         DriveWindow(drive: id.description, node: id.node.description, time: time, seconds: t.seconds, ops: t.ops, bytes: t.bytes,
                     meanLatencyMs: t.meanMs, p99LatencyMs: max(t.readP99Ms, t.writeP99Ms), queueDepth: t.queueDepth, errors: t.errors)
@@ -138,10 +155,16 @@ public actor HealthService {
         if policy.detect {
             var windows: [DriveWindow] = []
             for d in map.drives where d.state == .up && d.health != .evicted {
-                guard let (t, at) = latest[d.id], now - at <= max(3 * t.seconds, 3) else { continue }
-                windows.append(Self.window(d.id, t, at: at))
+                guard let (w, at) = pending[d.id] else { continue }
+                if now - at > 10 {
+                    pending[d.id] = nil  // its node went quiet: start afresh
+                    continue
+                }
+                guard w.ops >= detector.settings.minOps || w.seconds >= 10 else { continue }
+                windows.append(w)
+                pending[d.id] = nil
             }
-            _ = detector.observe(windows)
+            if !windows.isEmpty { _ = detector.observe(windows) }
         }
         for d in map.drives {
             let key = d.id.description
