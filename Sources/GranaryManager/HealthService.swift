@@ -123,7 +123,7 @@ public actor HealthService {
             if days.count > 60 { days.removeFirst(days.count - 60) }
             daily[id] = days
             var h = history[id] ?? []
-            h.append(Self.window(id, t, at: now))
+            h.append(w)
             if h.count > Self.historyLimit { h.removeFirst(h.count - Self.historyLimit) }
             history[id] = h
         }
