@@ -24,7 +24,10 @@ public struct LatencyModel: Sendable, Codable, Equatable {
     public static func fit(_ points: [(load: Double, latency: Double)], bins maxBins: Int = 8) -> LatencyModel? {
         let valid = points.filter { $0.load.isFinite && $0.latency.isFinite && $0.latency >= 0 }
         guard valid.count >= minimumPoints else { return nil }
-        let sorted = valid.sorted { $0.load < $1.load }
+        // Ties in load are broken by latency so the bins, and so the model, do not depend on the
+        // order the points came in (the detector pools them from a dictionary, whose order
+        // changes from one process to the next).
+        let sorted = valid.sorted { $0.load != $1.load ? $0.load < $1.load : $0.latency < $1.latency }
         let bins = max(1, min(maxBins, sorted.count / 5))
         var knots: [Knot] = []
         for b in 0..<bins {
