@@ -24,7 +24,7 @@ final class LocalCluster {
     /// one, writes the manager's and the nodes' configs and starts every process. `port` 0 picks
     /// free ports; otherwise the manager gets `port` and the nodes the ones after it.
     init(dir: String, nodes: Int, drives: Int, port: UInt16, heartbeatTimeoutMs: Int, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
-         injectReadLatencyMs: Int = 0) throws {
+         injectReadLatencyMs: Int = 0, health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false) throws {
         let dir = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
         self.dir = dir
         self.nodes = nodes
@@ -39,7 +39,8 @@ final class LocalCluster {
         do {
             let managerConfig = dir + "/manager.toml"
             try FileIO.writeAtomically(managerConfig, DaemonConfig.managerTOML(
-                secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair))
+                secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
+                health: health, faultInjection: faultInjection))
             try start("manager", managerConfig)
             for n in 1...nodes {
                 let name = "node-\(n)"
@@ -49,7 +50,8 @@ final class LocalCluster {
                 let config = "\(dir)/\(name).toml"
                 try FileIO.writeAtomically(config, DaemonConfig.storageTOML(
                     secretFile: secretFile, managers: [managerEndpoint], node: id, listen: Endpoint(host: "127.0.0.1", port: ports[n]),
-                    heartbeatIntervalMs: max(heartbeatTimeoutMs / 5, 50), drives: driveList, injectReadLatencyMs: injectReadLatencyMs))
+                    heartbeatIntervalMs: max(heartbeatTimeoutMs / 5, 50), drives: driveList, injectReadLatencyMs: injectReadLatencyMs,
+                    faultInjection: faultInjection))
                 try start(name, config)
             }
         } catch {
