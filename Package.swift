@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // MARK: C libraries (module map + shim header each)
@@ -77,6 +79,12 @@ let package = Package(
         .target(name: "GranaryMeta", dependencies: [
             "GranaryCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // The PostgreSQL engine's client and its event loops; implementation details of
+            // GranaryMeta, never in its API.
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryStorage", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport",
@@ -134,7 +142,12 @@ let package = Package(
         .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore"]),
         .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore"]),
-        .testTarget(name: "GranaryMetaTests", dependencies: ["GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The conformance suite runs against both engines; PostgresNIO sets up the PostgreSQL side
+        // (databases per test, schemas by hand) around the store under test.
+        .testTarget(name: "GranaryMetaTests", dependencies: [
+            "GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
         .testTarget(name: "GranaryErasureTests", dependencies: ["GranaryErasure", "GranaryCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GranaryClientTests", dependencies: ["GranaryClient", "GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore", "GranaryMeta", "GranaryManager", "GranaryErasure"]),

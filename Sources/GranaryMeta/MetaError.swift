@@ -6,15 +6,24 @@ import Darwin
 
 /// Why a metadata operation failed.
 ///
-/// Guarantees every case carries what is needed to say what went wrong: the database file, the
-/// inode and entry name, or the cluster-map versions involved, and `description` is a sentence that
-/// names them. Namespace errors correspond to POSIX errno values (see `errno`), so a file system
+/// Guarantees every case carries what is needed to say what went wrong: the database file (or the
+/// PostgreSQL URL, always with its password removed), the inode and entry name, or the cluster-map
+/// versions involved, and `description` is a sentence that names them and never a secret. Namespace errors correspond to POSIX errno values (see `errno`), so a file system
 /// front end can pass them on unchanged.
 public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     // MARK: Storage
     /// The database could not be opened, read or written (missing directory, not an SQLite file,
-    /// disk full, I/O error…).
+    /// disk full, I/O error, a PostgreSQL server error…). `path` is the file, or the URL without
+    /// its password.
     case database(path: String, reason: String)
+    /// A metadata location that cannot be used: not a file path, `sqlite:` or PostgreSQL URL, or a
+    /// malformed or unsupported URL. `location` has any password removed.
+    case invalidLocation(String, reason: String)
+    /// The PostgreSQL server at `location` (password removed) could not be reached within the
+    /// connect timeout: nothing listening, no route, a name that does not resolve, no answer.
+    case unreachable(location: String, reason: String)
+    /// The PostgreSQL server at `location` (password removed) refused the user or password.
+    case authenticationFailed(location: String, reason: String)
     /// The file was written by a newer Granary, with a schema this code does not know.
     case newerSchema(path: String, found: Int, supported: Int)
     /// A stored row cannot be read back (for example an invalid node id or an unknown state).
@@ -69,10 +78,21 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
     /// `replaceStripe` expected the stripe at `expected`, but someone changed it since (`found`).
     case staleStripe(id: UInt64, expected: UInt32, found: UInt32)
 
+    // MARK: Leases
+    /// A lease asked for with an empty name or holder, or a time to live that is not a positive
+    /// number of seconds.
+    case invalidLease(name: String, reason: String)
+
     public var description: String {
         switch self {
         case let .database(path, reason):
             return "metadata database \(path): \(reason)"
+        case let .invalidLocation(location, reason):
+            return "metadata location '\(Self.printable(location))': \(reason)"
+        case let .unreachable(location, reason):
+            return "cannot reach the metadata database \(location): \(reason)"
+        case let .authenticationFailed(location, reason):
+            return "the metadata database \(location) refused the login: \(reason)"
         case let .newerSchema(path, found, supported):
             return "metadata database \(path) has schema version \(found), but this Granary supports only up to "
                 + "\(supported): it was written by a newer Granary; upgrade Granary to open it (refusing to "
@@ -121,6 +141,8 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
             return "\(id) was changed by another writer while this write was prepared; read it again and retry"
         case let .staleStripe(id, expected, found):
             return "stripe \(String(id, radix: 16)) changed while it was being rewritten (version \(found), expected \(expected))"
+        case let .invalidLease(name, reason):
+            return "invalid lease '\(Self.printable(name))': \(reason)"
         }
     }
 
@@ -128,6 +150,8 @@ public enum MetaError: Error, Sendable, Equatable, Codable, CustomStringConverti
     public var errno: Int32 {
         switch self {
         case .database, .newerSchema, .corrupt, .staleClusterMap, .invalidClusterMap, .alreadyInitialized: return EIO
+        case .unreachable, .authenticationFailed: return EIO
+        case .invalidLocation, .invalidLease: return EINVAL
         case .noSuchInode, .notFound, .noSuchPath: return ENOENT
         case .noSuchStripe, .invalidStripe, .staleStripe: return EIO
         case .fileChanged: return EAGAIN

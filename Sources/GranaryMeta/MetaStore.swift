@@ -1,7 +1,8 @@
 import GranaryCore
 
-/// The one interface every metadata engine implements (SQLite today, PostgreSQL later): the cluster
-/// map, the cluster's identity and the namespace of inodes and directory entries.
+/// The one interface every metadata engine implements (`SQLiteMetaStore`, `PostgresMetaStore`;
+/// `MetaStores.open` picks one from a location): the cluster map, the cluster's identity, the
+/// namespace of inodes and directory entries, file data and the managers' leases.
 ///
 /// Guarantees, for every implementation:
 /// - each method is atomic: it applies completely or not at all (one transaction), and a failed
@@ -179,4 +180,21 @@ public protocol MetaStore: Sendable {
 
     /// Saves a service's state (JSON), replacing what was saved before.
     func saveServiceState(_ name: String, _ value: String) throws(MetaError)
+
+    // MARK: Leases (several managers sharing one store)
+
+    /// A named lease (leadership of background work among managers). Taken when free, expired, or
+    /// already held by `holder`; renewed by calling again. The epoch increases whenever the holder
+    /// changes, so a deposed leader can be fenced.
+    ///
+    /// Returns the lease as it stands after the call: `held` is true when `holder` has it now
+    /// (taken or renewed for `ttl` seconds), false when another holder's unexpired lease was left
+    /// alone (then `holder` and `expiresAt` are theirs). Two callers racing for a free lease: exactly
+    /// one gets it. Expiry is judged on the store's clock (see `Lease`). `.invalidLease` for an
+    /// empty name or holder, or a `ttl` that is not a positive number of seconds.
+    func acquireLease(_ name: String, holder: String, ttl: Double) throws(MetaError) -> Lease
+
+    /// Gives the lease up at once if `holder` holds it (the next `acquireLease` by anyone takes it,
+    /// in a new epoch); does nothing when someone else holds it or it does not exist.
+    func releaseLease(_ name: String, holder: String) throws(MetaError)
 }

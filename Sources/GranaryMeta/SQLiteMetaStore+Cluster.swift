@@ -25,7 +25,7 @@ extension SQLiteMetaStore {
     }
 
     public func saveClusterMap(_ map: ClusterMap) throws(MetaError) {
-        try validate(map)
+        try MetaRules.validate(map)
         try write { db in
             let stored = try storedMapVersion(db)
             if map.version < stored { throw MetaError.staleClusterMap(stored: stored, offered: map.version) }
@@ -108,21 +108,5 @@ extension SQLiteMetaStore {
                               freeBytes: try f.get("free_bytes"), chunkCount: try f.get("chunk_count"),
                               problem: try f.get("problem", as: String?.self))
         return (node, drive)
-    }
-
-    private func validate(_ map: ClusterMap) throws(MetaError) {
-        var nodes: Set<NodeID> = []
-        var drives: Set<DriveID> = []
-        for node in map.nodes {
-            guard nodes.insert(node.id).inserted else { throw .invalidClusterMap(reason: "node \(node.id) appears twice") }
-            for drive in node.drives {
-                guard drive.id.node == node.id else {
-                    throw .invalidClusterMap(reason: "drive \(drive.id) is listed under node \(node.id)")
-                }
-                guard drives.insert(drive.id).inserted else {
-                    throw .invalidClusterMap(reason: "drive \(drive.id) appears twice")
-                }
-            }
-        }
     }
 }

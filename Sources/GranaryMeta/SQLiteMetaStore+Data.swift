@@ -2,13 +2,8 @@ import GRDB
 import GranaryCore
 
 extension SQLiteMetaStore {
-    /// The most stripe ids one call may reserve (a 1 TiB file of 4 MiB stripes needs 262 144).
-    static let maxStripeAllocation = 1 << 22
-
     public func allocateStripes(count: Int) throws(MetaError) -> UInt64 {
-        guard count >= 1, count <= Self.maxStripeAllocation else {
-            throw .invalidStripe(id: 0, reason: "cannot allocate \(count) stripe ids at once (1 to \(Self.maxStripeAllocation))")
-        }
+        try MetaRules.validateAllocation(count: count)
         return try write { db in
             let next = try Int64.fetchOne(db, sql: "SELECT next FROM stripe_ids WHERE singleton = 1") ?? 1
             try db.execute(sql: "UPDATE stripe_ids SET next = ? WHERE singleton = 1", arguments: [next + Int64(count)])
@@ -20,9 +15,7 @@ extension SQLiteMetaStore {
 
     @discardableResult
     public func commitFiles(stripes: [Stripe], files: [NewFile]) throws(MetaError) -> [Inode] {
-        for s in stripes {
-            if let problem = s.problem { throw .invalidStripe(id: s.id, reason: problem) }
-        }
+        try MetaRules.validate(stripes)
         for f in files { try EntryName.validate(f.name) }
         return try write { db in
             let now = Clock.now()
@@ -235,20 +228,7 @@ extension SQLiteMetaStore {
 
     private func checkExtents(_ db: Database, _ extents: [Extent], size: Int64, known: inout [UInt64: Stripe],
                               bad: (String) -> MetaError) throws {
-        guard size >= 0 else { throw bad("negative size \(size)") }
-        var end: Int64 = 0
-        for e in extents {
-            guard e.length > 0, e.fileOffset >= end else { throw bad("extent at \(e.fileOffset) is empty or overlaps the one before") }
-            guard e.fileEnd <= size else { throw bad("extent at \(e.fileOffset) ends at \(e.fileEnd), past the size \(size)") }
-            if known[e.stripe] == nil {
-                guard let s = try stripe(db, e.stripe) else { throw bad("extent at \(e.fileOffset) names stripe \(String(e.stripe, radix: 16)), which does not exist") }
-                known[e.stripe] = s
-            }
-            guard let s = known[e.stripe], e.stripeOffset >= 0, e.stripeOffset + e.length <= s.dataLength else {
-                throw bad("extent at \(e.fileOffset) reaches past the data of stripe \(String(e.stripe, radix: 16))")
-            }
-            end = e.fileEnd
-        }
+        try MetaRules.checkExtents(extents, size: size, known: &known, lookup: { id in try stripe(db, id) }, bad: bad)
     }
 
     /// Records new stripes inside a write transaction: each allocated, consistent and not stored yet.
@@ -270,9 +250,7 @@ extension SQLiteMetaStore {
 
     @discardableResult
     public func rewriteFile(_ id: InodeID, replacing expected: [Extent], with extents: [Extent], stripes: [Stripe], size: Int64) throws(MetaError) -> Inode {
-        for s in stripes {
-            if let problem = s.problem { throw .invalidStripe(id: s.id, reason: problem) }
-        }
+        try MetaRules.validate(stripes)
         return try write { db in
             let now = Clock.now()
             guard var inode = try inode(db, id) else { throw MetaError.noSuchInode(id) }
@@ -280,11 +258,7 @@ extension SQLiteMetaStore {
             var known = try insertNewStripes(db, stripes, now: now)
             let current = try self.extents(db, id)
             // The writer must have seen every extent in the span it rewrites, exactly as stored.
-            let touched = expected + extents
-            if let lo = touched.map(\.fileOffset).min(), let hi = touched.map(\.fileEnd).max() {
-                let there = current.filter { $0.fileEnd > lo && $0.fileOffset < hi }
-                guard Set(there) == Set(expected), expected.count == Set(expected).count else { throw MetaError.fileChanged(id) }
-            }
+            guard MetaRules.rewriteSawCurrent(current, expected: expected, extents: extents) else { throw MetaError.fileChanged(id) }
             let final = (current.filter { !expected.contains($0) } + extents).sorted { $0.fileOffset < $1.fileOffset }
             try checkExtents(db, final, size: size, known: &known) { reason in
                 MetaError.invalidFile(parent: id, name: "(rewrite)", reason: reason)

@@ -1,9 +1,6 @@
 import GRDB
 
 extension SQLiteMetaStore {
-    /// The longest symbolic link target in bytes (PATH_MAX on Linux).
-    static let maxSymlinkTarget = 4096
-
     public func lookup(parent: InodeID, name: String) throws(MetaError) -> Inode? {
         try EntryName.validate(name)
         return try read { db in
@@ -33,9 +30,7 @@ extension SQLiteMetaStore {
     }
 
     public func symlink(parent: InodeID, name: String, target: String, uid: UInt32, gid: UInt32) throws(MetaError) -> Inode {
-        guard !target.isEmpty, target.utf8.count <= Self.maxSymlinkTarget, !target.utf8.contains(0) else {
-            throw .invalidSymlinkTarget(target)
-        }
+        try MetaRules.validateSymlinkTarget(target)
         return try create(parent: parent, name: name, kind: .symlink, mode: 0o777, uid: uid, gid: gid, target: target)
     }
 

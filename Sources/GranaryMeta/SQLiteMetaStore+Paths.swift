@@ -2,7 +2,7 @@ import GRDB
 
 extension SQLiteMetaStore {
     public func resolve(path: String) throws(MetaError) -> Inode {
-        let parts = try Self.components(path)
+        let parts = try MetaRules.pathComponents(path)
         return try read { db in
             var current = try directory(db, .root)
             for name in parts {
@@ -16,7 +16,7 @@ extension SQLiteMetaStore {
     }
 
     public func mkdirAll(path: String, mode: UInt32, uid: UInt32, gid: UInt32) throws(MetaError) -> Inode {
-        let parts = try Self.components(path)
+        let parts = try MetaRules.pathComponents(path)
         var current = try getattr(.root)
         for name in parts {
             if let existing = try lookup(parent: current.id, name: name) {
@@ -35,15 +35,5 @@ extension SQLiteMetaStore {
             }
         }
         return current
-    }
-
-    /// The names of an absolute path's components.
-    static func components(_ path: String) throws(MetaError) -> [String] {
-        guard path.hasPrefix("/") else { throw .invalidPath(path, reason: "it must start with '/'") }
-        let parts = path.split(separator: "/").map(String.init)
-        for p in parts where EntryName.problem(p) != nil {
-            throw .invalidPath(path, reason: "component '\(p)': \(EntryName.problem(p) ?? "")")
-        }
-        return parts
     }
 }

@@ -62,18 +62,10 @@ extension SQLiteMetaStore {
     }
 
     public func replaceStripe(_ s: Stripe, expectedVersion: UInt32) throws(MetaError) {
-        if let problem = s.problem { throw .invalidStripe(id: s.id, reason: problem) }
-        guard s.version > expectedVersion else {
-            throw .invalidStripe(id: s.id, reason: "its version \(s.version) does not exceed the version it replaces (\(expectedVersion))")
-        }
+        try MetaRules.validateReplacement(s, expectedVersion: expectedVersion)
         try write { db in
             guard let stored = try stripe(db, s.id) else { throw MetaError.noSuchStripe(s.id) }
-            guard stored.version == expectedVersion else {
-                throw MetaError.staleStripe(id: s.id, expected: expectedVersion, found: stored.version)
-            }
-            guard stored.dataLength == s.dataLength else {
-                throw MetaError.invalidStripe(id: s.id, reason: "it holds \(s.dataLength) data bytes where the stored stripe holds \(stored.dataLength)")
-            }
+            try MetaRules.validateReplacement(s, expectedVersion: expectedVersion, stored: stored)
             let id = Int64(bitPattern: s.id)
             try db.execute(
                 sql: """

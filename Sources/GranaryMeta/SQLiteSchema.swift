@@ -14,6 +14,7 @@ enum SQLiteSchema {
         ("v2-namespace", v2Namespace),
         ("v3-stripes", v3Stripes),
         ("v4-repair", v4Repair),
+        ("v5-leases", v5Leases),
     ]
 
     /// The highest schema version this code can read and write.
@@ -171,6 +172,18 @@ enum SQLiteSchema {
                 name       TEXT PRIMARY KEY NOT NULL,
                 value      TEXT NOT NULL,
                 updated_at REAL NOT NULL
+            );
+            """)
+    }
+
+    /// Named leases: which manager leads background work when several share one store.
+    @Sendable static func v5Leases(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE leases (
+                name       TEXT PRIMARY KEY NOT NULL,
+                holder     TEXT NOT NULL,
+                epoch      INTEGER NOT NULL,
+                expires_at REAL NOT NULL
             );
             """)
     }

@@ -34,17 +34,19 @@ struct ClusterStoreTests {
         ])
     }
 
-    @Test func freshStoreHasEmptyMapVersionZero() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func freshStoreHasEmptyMapVersionZero(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             #expect(try store.clusterMap() == ClusterMap(version: 0, nodes: []))
             #expect(try store.clusterInfo() == nil)
-            #expect(try store.schemaVersion() == SQLiteMetaStore.supportedSchemaVersion)
-            #expect(SQLiteMetaStore.supportedSchemaVersion == 4)
+            #expect(try store.schemaVersion() == engine.supportedSchemaVersion)
+            #expect(engine.supportedSchemaVersion == 5)
         }
     }
 
-    @Test func mapRoundTripsWithOrderStatesAndOptionalFields() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func mapRoundTripsWithOrderStatesAndOptionalFields(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let map = try sampleMap(version: 7)
             try store.saveClusterMap(map)
             let back = try store.clusterMap()
@@ -66,8 +68,9 @@ struct ClusterStoreTests {
         }
     }
 
-    @Test func staleVersionIsRefusedAndLeavesStoredMap() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func staleVersionIsRefusedAndLeavesStoredMap(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let map = try sampleMap(version: 10)
             try store.saveClusterMap(map)
             let old = ClusterMap(version: 9, nodes: [])
@@ -80,8 +83,9 @@ struct ClusterStoreTests {
         }
     }
 
-    @Test func versionsAboveInt64MaxRoundTrip() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func versionsAboveInt64MaxRoundTrip(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             try store.saveClusterMap(ClusterMap(version: UInt64(Int64.max) + 5, nodes: []))
             #expect(try store.clusterMap().version == UInt64(Int64.max) + 5)
             #expect(throws: MetaError.staleClusterMap(stored: UInt64(Int64.max) + 5, offered: 3)) {
@@ -90,8 +94,9 @@ struct ClusterStoreTests {
         }
     }
 
-    @Test func contradictoryMapIsRefused() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func contradictoryMapIsRefused(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             var map = try sampleMap(version: 1)
             map.nodes.append(map.nodes[0])
             #expect(throws: MetaError.invalidClusterMap(reason: "node node-2 appears twice")) {
@@ -106,24 +111,25 @@ struct ClusterStoreTests {
         }
     }
 
-    @Test func mapPersistsAcrossReopen() throws {
-        try withTempDir { dir throws in
-            let path = dir + "/meta.db"
+    @Test(arguments: Engine.all)
+    func mapPersistsAcrossReopen(_ engine: Engine) throws {
+        try engine.withDatabase { db throws in
             let map = try sampleMap(version: 42)
             do {
-                let store = try SQLiteMetaStore(path: path)
+                let store = try db.open()
                 try store.saveClusterMap(map)
                 try store.initializeCluster(id: "c-1", createdAt: 1_700_000_000.5)
             }
-            let reopened = try SQLiteMetaStore(path: path)
+            let reopened = try db.open()
             #expect(try reopened.clusterMap() == map)
             #expect(try reopened.clusterInfo() == ClusterInfo(id: "c-1", createdAt: 1_700_000_000.5))
-            #expect(try reopened.schemaVersion() == SQLiteMetaStore.supportedSchemaVersion)
+            #expect(try reopened.schemaVersion() == engine.supportedSchemaVersion)
         }
     }
 
-    @Test func clusterIsInitializedOnce() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func clusterIsInitializedOnce(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             try store.initializeCluster(id: "alpha", createdAt: 100)
             // Same id again: harmless, first creation time kept.
             try store.initializeCluster(id: "alpha", createdAt: 200)
@@ -136,24 +142,20 @@ struct ClusterStoreTests {
         }
     }
 
-    @Test func invalidStoredNodeIdIsReportedAsCorrupt() throws {
-        try withTempDir { dir throws in
-            let path = dir + "/meta.db"
-            do { _ = try SQLiteMetaStore(path: path) }
-            let q = try DatabaseQueue(path: path)
-            try q.write { db in
-                try db.execute(sql: """
-                    INSERT INTO nodes (id, position, address, state, last_heartbeat)
-                    VALUES ('bad id!', 0, '10.0.0.1:7400', 'up', NULL)
-                    """)
-            }
-            try q.close()
-            let store = try SQLiteMetaStore(path: path)
+    @Test(arguments: Engine.all)
+    func invalidStoredNodeIdIsReportedAsCorrupt(_ engine: Engine) throws {
+        try engine.withStore { store, db throws in
+            try db.execute(["""
+                INSERT INTO nodes (id, position, address, state, last_heartbeat)
+                VALUES ('bad id!', 0, '10.0.0.1:7400', 'up', NULL)
+                """])
             let error = #expect(throws: MetaError.self) { try store.clusterMap() }
             guard case let .corrupt(p, table, key, reason) = error else {
                 Issue.record("expected .corrupt, got \(String(describing: error))")
                 return
             }
+            // The file path, or the URL (shown without any password).
+            let path = engine == .sqlite ? db.location : String(db.location.split(separator: "?")[0]) + "?sslmode=disable"
             #expect(p == path)
             #expect(table == "nodes")
             #expect(key == "bad id!")

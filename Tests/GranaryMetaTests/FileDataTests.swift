@@ -13,8 +13,9 @@ struct FileDataTests {
                       fragments: drives.enumerated().map { FragmentPlacement(index: $0.offset, drive: $0.element) })
     }
 
-    @Test func commitMakesFilesVisibleWithTheirExtents() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func commitMakesFilesVisibleWithTheirExtents(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let first = try store.allocateStripes(count: 2)
             #expect(try store.allocateStripes(count: 1) == first + 2)
             let dir = try store.mkdirAll(path: "/data/train", mode: 0o755, uid: 0, gid: 0)
@@ -37,8 +38,9 @@ struct FileDataTests {
 
     /// The batched reads a data loader makes per batch: one snapshot, each stripe once, a
     /// missing inode answered with nil in its place, a directory refused.
-    @Test func fileMapsAndGetattrsAnswerManyInodesInOrder() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func fileMapsAndGetattrsAnswerManyInodesInOrder(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let first = try store.allocateStripes(count: 2)
             let dir = try store.mkdirAll(path: "/d", mode: 0o755, uid: 0, gid: 0)
             let files = [
@@ -64,8 +66,9 @@ struct FileDataTests {
         }
     }
 
-    @Test func badCommitsChangeNothingAndNameWhatIsWrong() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func badCommitsChangeNothingAndNameWhatIsWrong(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let s = try store.allocateStripes(count: 1)
             // A stripe id nobody allocated.
             #expect(throws: MetaError.invalidStripe(id: s + 5, reason: "its id was never allocated")) {
@@ -92,8 +95,9 @@ struct FileDataTests {
         }
     }
 
-    @Test func replaceIsCopyOnWriteAndOldStripesBecomeGarbage() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func replaceIsCopyOnWriteAndOldStripesBecomeGarbage(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let s = try store.allocateStripes(count: 2)
             let v1 = NewFile(parent: .root, name: "ckpt", size: 10, extents: [Extent(fileOffset: 0, stripe: s, stripeOffset: 0, length: 10)])
             try store.commitFiles(stripes: [Self.stripe(s)], files: [v1])
@@ -110,8 +114,9 @@ struct FileDataTests {
         }
     }
 
-    @Test func orphanWatermarkCoversOnlyOldAllocations() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func orphanWatermarkCoversOnlyOldAllocations(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             #expect(try store.orphanWatermark(allocatedBefore: Date().timeIntervalSince1970 + 10) == 1)
             let s = try store.allocateStripes(count: 3)
             #expect(try store.orphanWatermark(allocatedBefore: Date().timeIntervalSince1970 + 10) == s + 3)
@@ -119,8 +124,9 @@ struct FileDataTests {
         }
     }
 
-    @Test func layoutsAreInheritedByWhatIsBelow() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func layoutsAreInheritedByWhatIsBelow(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let a = try store.mkdirAll(path: "/a/b/c", mode: 0o755, uid: 0, gid: 0)
             let b = try store.resolve(path: "/a/b")
             #expect(try store.effectiveLayout(of: a.id) == nil)
@@ -135,8 +141,9 @@ struct FileDataTests {
         }
     }
 
-    @Test func pathsAreCheckedAndMissingOnesNamed() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func pathsAreCheckedAndMissingOnesNamed(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             #expect(throws: MetaError.noSuchPath("/nope/x")) { try store.resolve(path: "/nope/x") }
             #expect(throws: MetaError.self) { try store.resolve(path: "relative") }
             _ = try store.createFile(parent: .root, name: "f", mode: 0o644, uid: 0, gid: 0)

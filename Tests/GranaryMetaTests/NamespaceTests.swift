@@ -3,8 +3,9 @@ import Testing
 
 @Suite("Namespace")
 struct NamespaceTests {
-    @Test func rootExistsAfterMigration() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func rootExistsAfterMigration(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let root = try store.getattr(.root)
             #expect(root.id == InodeID.root)
             #expect(root.id.rawValue == 1)
@@ -15,8 +16,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func mkdirCreateLookupReaddirGetattr() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func mkdirCreateLookupReaddirGetattr(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let docs = try store.mkdir(parent: .root, name: "docs", mode: 0o40750, uid: 1000, gid: 100)
             #expect(docs.kind == .directory)
             #expect(docs.mode == 0o750)  // type bits are dropped: kind says what it is
@@ -51,8 +53,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func setSizeAndTimes() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func setSizeAndTimes(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let file = try store.createFile(parent: .root, name: "f", mode: 0o644, uid: 0, gid: 0)
             let grown = try store.setSize(file.id, size: 1 << 40)
             #expect(grown.size == 1 << 40)
@@ -66,8 +69,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func duplicateNameIsExists() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func duplicateNameIsExists(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let first = try store.mkdir(parent: .root, name: "x", mode: 0o755, uid: 0, gid: 0)
             #expect(throws: MetaError.exists(parent: .root, name: "x")) {
                 try store.createFile(parent: .root, name: "x", mode: 0o644, uid: 0, gid: 0)
@@ -81,8 +85,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func parentMustBeAnExistingDirectory() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func parentMustBeAnExistingDirectory(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let file = try store.createFile(parent: .root, name: "f", mode: 0o644, uid: 0, gid: 0)
             #expect(throws: MetaError.notDirectory(inode: file.id, name: nil)) {
                 try store.createFile(parent: file.id, name: "g", mode: 0o644, uid: 0, gid: 0)
@@ -94,8 +99,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func unlinkRemovesFilesAndSymlinksButNotDirectories() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func unlinkRemovesFilesAndSymlinksButNotDirectories(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let dir = try store.mkdir(parent: .root, name: "d", mode: 0o755, uid: 0, gid: 0)
             let file = try store.createFile(parent: .root, name: "f", mode: 0o644, uid: 0, gid: 0)
             let link = try store.symlink(parent: .root, name: "l", target: "/etc/passwd", uid: 0, gid: 0)
@@ -110,8 +116,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func inodeNumbersAreNotReused() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func inodeNumbersAreNotReused(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let a = try store.createFile(parent: .root, name: "a", mode: 0o644, uid: 0, gid: 0)
             try store.unlink(parent: .root, name: "a")
             let b = try store.createFile(parent: .root, name: "a", mode: 0o644, uid: 0, gid: 0)
@@ -119,8 +126,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func rmdirOnlyEmptyDirectories() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func rmdirOnlyEmptyDirectories(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let dir = try store.mkdir(parent: .root, name: "d", mode: 0o755, uid: 0, gid: 0)
             _ = try store.createFile(parent: dir.id, name: "inside", mode: 0o644, uid: 0, gid: 0)
             let file = try store.createFile(parent: .root, name: "f", mode: 0o644, uid: 0, gid: 0)
@@ -135,8 +143,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func renameMovesAndReplacesFiles() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func renameMovesAndReplacesFiles(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let a = try store.mkdir(parent: .root, name: "a", mode: 0o755, uid: 0, gid: 0)
             let b = try store.mkdir(parent: .root, name: "b", mode: 0o755, uid: 0, gid: 0)
             let f = try store.createFile(parent: a.id, name: "f", mode: 0o644, uid: 0, gid: 0)
@@ -160,8 +169,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func renameDirectoriesFollowsPOSIX() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func renameDirectoriesFollowsPOSIX(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let a = try store.mkdir(parent: .root, name: "a", mode: 0o755, uid: 0, gid: 0)
             let sub = try store.mkdir(parent: a.id, name: "sub", mode: 0o755, uid: 0, gid: 0)
             let deep = try store.mkdir(parent: sub.id, name: "deep", mode: 0o755, uid: 0, gid: 0)
@@ -209,12 +219,12 @@ struct NamespaceTests {
         }
     }
 
-    @Test(arguments: [
+    @Test(arguments: Engine.all, [
         "", ".", "..", "a/b", "/", "nul\0byte", String(repeating: "x", count: 256),
         String(repeating: "é", count: 128),  // 256 bytes in UTF-8
     ])
-    func invalidNamesAreRefused(name: String) throws {
-        try withStore { store, _ throws in
+    func invalidNamesAreRefused(_ engine: Engine, name: String) throws {
+        try engine.withStore { store, _ throws in
             #expect(throws: MetaError.invalidName(name)) {
                 try store.mkdir(parent: .root, name: name, mode: 0o755, uid: 0, gid: 0)
             }
@@ -231,8 +241,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func longestValidNameIsAccepted() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func longestValidNameIsAccepted(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let name = String(repeating: "é", count: 127) + "x"  // 255 bytes
             #expect(name.utf8.count == 255)
             let f = try store.createFile(parent: .root, name: name, mode: 0o644, uid: 0, gid: 0)
@@ -242,8 +253,9 @@ struct NamespaceTests {
         }
     }
 
-    @Test func invalidSymlinkTargetsAreRefused() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func invalidSymlinkTargetsAreRefused(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             #expect(throws: MetaError.invalidSymlinkTarget("")) {
                 try store.symlink(parent: .root, name: "l", target: "", uid: 0, gid: 0)
             }
@@ -254,9 +266,11 @@ struct NamespaceTests {
         }
     }
 
-    @Test func concurrentCreatesAllLand() async throws {
-        try await withTempDirAsync { dir in
-            let store = try SQLiteMetaStore(path: dir + "/meta.db")
+    /// Swift tasks (not threads) calling the synchronous store at once: the cooperative pool's few
+    /// threads block in the store, which must not need them to finish.
+    @Test(arguments: Engine.all)
+    func concurrentCreatesAllLand(_ engine: Engine) async throws {
+        try await engine.withStoreAsync { store in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<40 {
                     group.addTask {

@@ -2,7 +2,7 @@ import GRDB
 import GranaryMeta
 import Testing
 
-@Suite("Opening the database")
+@Suite("Opening an SQLite database (file paths, WAL, synchronous = FULL)")
 struct OpeningTests {
     @Test func newerSchemaVersionIsRefusedAndFileLeftAlone() throws {
         try withTempDir { dir throws in
@@ -51,12 +51,12 @@ struct OpeningTests {
                 (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA user_version"))
             }
             try q.close()
-            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes", "v4-repair"])
+            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes", "v4-repair", "v5-leases"])
             #expect(pragmas.0 == "wal")
-            #expect(pragmas.1 == 4)
+            #expect(pragmas.1 == 5)
             // Reopening an up-to-date file migrates nothing and keeps the data.
             let store = try SQLiteMetaStore(path: path)
-            #expect(try store.schemaVersion() == 4)
+            #expect(try store.schemaVersion() == 5)
         }
     }
 
@@ -89,8 +89,15 @@ struct OpeningTests {
         }
     }
 
+    @Test func everyCommitReachesTheDisk() throws {
+        try withSQLiteStore { store, _ throws in
+            // The writer runs synchronous = FULL, not GRDB's WAL default.
+            #expect(try store.writerSynchronousLevel() == 2)
+        }
+    }
+
     @Test func foreignKeysAreEnforced() throws {
-        try withStore { store, path throws in
+        try withSQLiteStore { store, path throws in
             _ = store
             let q = try DatabaseQueue(path: path)
             defer { try? q.close() }

@@ -8,7 +8,7 @@ struct StripeRepairTests {
     static func drive(_ s: String) -> DriveID { DriveID(parsing: s)! }
 
     /// Commits one file over one stripe and returns the stripe.
-    static func committed(_ store: SQLiteMetaStore) throws -> Stripe {
+    static func committed(_ store: any MetaStore) throws -> Stripe {
         let id = try store.allocateStripes(count: 1)
         let s = FileDataTests.stripe(id)
         try store.commitFiles(stripes: [s], files: [NewFile(parent: .root, name: "f", size: 8192,
@@ -25,8 +25,9 @@ struct StripeRepairTests {
         #expect(FragmentPlacement.parse(ChunkKey(stripe: 1, fragment: 31)) == (31, 1))
     }
 
-    @Test func replaceIsACompareAndSwapOnTheVersion() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func replaceIsACompareAndSwapOnTheVersion(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let s = try Self.committed(store)
             #expect(try store.stripes(onDrives: [Self.drive("n2/d0")], after: 0, limit: 10) == [s])
             #expect(try store.countStripes(onDrives: [Self.drive("n2/d0"), Self.drive("n3/d0")]) == 1)
@@ -61,8 +62,9 @@ struct StripeRepairTests {
         }
     }
 
-    @Test func shrunkStripesRememberTheirWideLayoutAndAreCounted() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func shrunkStripesRememberTheirWideLayoutAndAreCounted(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let s = try Self.committed(store)
             #expect(try store.countShrunkStripes() == 0)
             let narrow = StripeLayout(k: 1, m: 1, fragmentSize: 8192, backend: s.layout.backend)
@@ -86,24 +88,24 @@ struct StripeRepairTests {
         }
     }
 
-    @Test func serviceStateIsSavedAndReplaced() throws {
-        try withStore { store, path throws in
+    @Test(arguments: Engine.all)
+    func serviceStateIsSavedAndReplaced(_ engine: Engine) throws {
+        try engine.withStore { store, path throws in
             #expect(try store.serviceState("repair") == nil)
             try store.saveServiceState("repair", #"{"a":1}"#)
             try store.saveServiceState("repair", #"{"a":2}"#)
             #expect(try store.serviceState("repair") == #"{"a":2}"#)
-            #expect(try SQLiteMetaStore(path: path).serviceState("repair") == #"{"a":2}"#)
-            #expect(try store.schemaVersion() == 4)
-            // Every commit reaches the disk: the writer runs synchronous = FULL, not GRDB's WAL default.
-            #expect(try store.writerSynchronousLevel() == 2)
+            #expect(try path.open().serviceState("repair") == #"{"a":2}"#)
+            #expect(try store.schemaVersion() == engine.supportedSchemaVersion)
         }
     }
 }
 
 @Suite("Copy-on-write overwrite and truncate")
 struct RewriteTests {
-    @Test func rewriteSwapsOnlyTheTouchedExtentsAndRefusesAStaleView() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func rewriteSwapsOnlyTheTouchedExtentsAndRefusesAStaleView(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let first = try store.allocateStripes(count: 3)
             let a = Extent(fileOffset: 0, stripe: first, stripeOffset: 0, length: 8192)
             let b = Extent(fileOffset: 8192, stripe: first + 1, stripeOffset: 0, length: 8192)
@@ -132,8 +134,9 @@ struct RewriteTests {
         }
     }
 
-    @Test func truncateDropsTheDataPastTheNewSize() throws {
-        try withStore { store, _ throws in
+    @Test(arguments: Engine.all)
+    func truncateDropsTheDataPastTheNewSize(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
             let first = try store.allocateStripes(count: 2)
             let a = Extent(fileOffset: 0, stripe: first, stripeOffset: 0, length: 8192)
             let b = Extent(fileOffset: 8192, stripe: first + 1, stripeOffset: 0, length: 8192)
