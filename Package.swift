@@ -144,8 +144,12 @@ let package = Package(
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore"]),
         // The conformance suite runs against both engines; PostgresNIO sets up the PostgreSQL side
         // (databases per test, schemas by hand) around the store under test.
+        // Test support shared by test targets: a throwaway PostgreSQL server per test process.
+        .target(name: "GranaryTestSupport", dependencies: [
+            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/GranaryTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GranaryMetaTests", dependencies: [
-            "GranaryMeta", "GranaryCore", .product(name: "GRDB", package: "GRDB.swift"),
+            "GranaryMeta", "GranaryCore", "GranaryTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GranaryStorageTests", dependencies: ["GranaryStorage", "GranaryTransport", "GranaryWire", "GranaryCore"]),
@@ -157,6 +161,6 @@ let package = Package(
         .testTarget(name: "GranaryBuffersTests", dependencies: ["GranaryBuffers", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GranaryPrefetchTests", dependencies: ["GranaryPrefetch"]),
         .testTarget(name: "GranaryLoaderTests", dependencies: ["GranaryLoader", "GranaryBuffers", "GranaryMeta", "GranaryCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryTestSupport", "GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

@@ -71,7 +71,7 @@ struct Granaryd: AsyncParsableCommand {
             }
         } catch {
             logger.critical("cannot start: \(error)")
-            manager?.stop()
+            await manager?.shutdown()
             throw ExitCode(1)
         }
         // Tell whoever started us where we listen (tests and `granary up` use port 0).
@@ -82,7 +82,7 @@ struct Granaryd: AsyncParsableCommand {
         let signalName = await signals.wait()
         logger.info("received \(signalName), shutting down")
         storage?.stop()
-        manager?.stop()
+        await manager?.shutdown()
         logger.info("stopped")
     }
 

@@ -8,6 +8,8 @@ PKGS=(
   liberasurecode-dev libisal-dev # erasure coding (CErasureCode) and CRC32C (CISAL)
   librdmacm-dev libibverbs-dev  # RDMA transport (CVerbs)
   libsqlite3-dev                # SQLite metadata engine (GRDB)
+  postgresql                    # PostgreSQL metadata engine: the tests start a throwaway server from its binaries
+  smartmontools                 # drive health: SMART attributes via smartctl --json (a VM's drives have none; the note says why)
   python3 tar                   # the loader bench's Python baseline; tar interoperability tests
 )
 missing=()

@@ -2,13 +2,14 @@
 /// (`granary up`, test harnesses). What it writes is what `DaemonConfig.load` reads back.
 extension DaemonConfig {
     public static func managerTOML(secretFile: String, listen: Endpoint, dataDir: String, heartbeatTimeoutMs: Int,
-                                   repair: Repair = Repair(), health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false) -> String {
-        """
+                                   repair: Repair = Repair(), health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false,
+                                   shared: SharedMeta? = nil) -> String {
+        var text = """
         # Written by granary.
         roles = ["manager"]
         [cluster]
         secret_file = "\(secretFile)"
-        managers = ["\(listen)"]
+        managers = [\((shared?.managers ?? [listen]).map { "\"\($0)\"" }.joined(separator: ", "))]
         fault_injection = \(faultInjection)
         [manager]
         listen = "\(listen)"
@@ -32,6 +33,30 @@ extension DaemonConfig {
         health_act_on_prediction = \(health.actOnPrediction)
 
         """
+        if let shared {
+            text += """
+                meta = "\(shared.meta)"
+                id = "\(shared.id)"
+                lease_ms = \(shared.leaseMs)
+
+                """
+        }
+        return text
+    }
+
+    /// What a manager among several sharing one database needs in its config.
+    public struct SharedMeta: Sendable {
+        public var meta: String
+        public var id: String
+        public var managers: [Endpoint]
+        public var leaseMs: Int
+
+        public init(meta: String, id: String, managers: [Endpoint], leaseMs: Int = 5_000) {
+            self.meta = meta
+            self.id = id
+            self.managers = managers
+            self.leaseMs = leaseMs
+        }
     }
 
     public static func storageTOML(secretFile: String, managers: [Endpoint], node: NodeID, listen: Endpoint,

@@ -14,6 +14,18 @@ public struct DaemonConfig: Sendable, Equatable {
         public var repair = Repair()
         /// Fail-slow detection, suspect and evicted drives.
         public var health = HealthPolicy()
+        /// Where the metadata lives: nil for the SQLite file `<data_dir>/meta.db`, or a
+        /// `postgres://` URL that several managers share.
+        public var meta: String?
+        /// This manager's name among several (in logs, the leader lease, `granary cluster status`);
+        /// nil: its listen address.
+        public var id: String?
+        /// How long the leader's lease on background work lasts unrenewed: a dead leader's work is
+        /// taken over by another manager within about this long.
+        public var leaseMs: Int = 5_000
+
+        /// The name this manager goes by.
+        public var name: String { id ?? listen.description }
     }
 
     /// How the manager keeps stripes whole: when it rebuilds, how fast, how often it scrubs.
@@ -125,6 +137,20 @@ public struct DaemonConfig: Sendable, Equatable {
             if let v = try m.double("health_suspect_after_s", range: 0...86_400) { mc.health.suspectAfterS = v }
             if let v = try m.double("health_clear_after_s", range: 0...86_400) { mc.health.clearAfterS = v }
             if let v = try m.bool("health_act_on_prediction") { mc.health.actOnPrediction = v }
+            if let v = try m.string("meta") {
+                if let scheme = v.range(of: "://").map({ String(v[..<$0.lowerBound]).lowercased() }),
+                   !["postgres", "postgresql", "sqlite"].contains(scheme) {
+                    throw .badValue(file: file, key: "manager.meta", value: scheme + "://…", expected: "a postgres:// URL or an SQLite file path")
+                }
+                mc.meta = v
+            }
+            if let v = try m.string("id") {
+                guard !v.isEmpty, v.count <= 128, !v.contains(where: { $0.isWhitespace || $0 == "\"" }) else {
+                    throw .badValue(file: file, key: "manager.id", value: v, expected: "1 to 128 characters, no spaces or quotes")
+                }
+                mc.id = v
+            }
+            if let v = try m.int("lease_ms", range: 500...600_000) { mc.leaseMs = v }
             manager = mc
         } else if roles.contains(.manager) {
             throw .missingKey(file: file, key: "manager")

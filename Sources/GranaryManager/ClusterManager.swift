@@ -14,25 +14,84 @@ import Logging
 /// node with no heartbeat for `heartbeatTimeout` is marked down (and its drives with it); a drained
 /// node stays drained across heartbeats and manager restarts until undrained. After a restart every
 /// node starts down until it heartbeats again — the manager never claims health it has not seen.
+///
+/// Among several managers sharing one database only the leader (`LeaderElection`) decides and
+/// saves the map. The others follow: they serve the map as the database has it (at most
+/// `followerRefresh` old) and only remember each node's latest heartbeat, so that when one of them
+/// takes over (`lead()`) it knows at once which nodes are alive instead of calling them all down.
 public actor ClusterManager {
     let store: any MetaStore
     let heartbeatTimeout: Double
     let logger: Logger
     let clock: @Sendable () -> Double
     private(set) var map: ClusterMap
+    /// Whether this manager decides the map (the only one, or the leader of several).
+    public private(set) var leading: Bool
+    /// A follower's record of the latest heartbeat of each node, and when it came.
+    private var heard: [NodeID: (hb: NodeHeartbeat, at: Double)] = [:]
+    private var loadedAt = 0.0
+    /// How stale a follower's copy of the map may get before it reads the database again.
+    static let followerRefresh = 0.25
 
-    public init(store: any MetaStore, heartbeatTimeoutMs: Int, logger: Logger, clock: @escaping @Sendable () -> Double = ClusterManager.wallClock) throws(MetaError) {
+    public init(store: any MetaStore, heartbeatTimeoutMs: Int, leading: Bool = true, logger: Logger,
+                clock: @escaping @Sendable () -> Double = ClusterManager.wallClock) throws(MetaError) {
         self.store = store
         self.heartbeatTimeout = Double(heartbeatTimeoutMs) / 1000
         self.logger = logger
         self.clock = clock
-        var loaded = try store.clusterMap()
+        self.leading = leading
+        map = Self.unseen(try store.clusterMap())
+        loadedAt = clock()
+    }
+
+    /// The stored map with every node that was up marked down (not heard from by this manager).
+    static func unseen(_ stored: ClusterMap) -> ClusterMap {
+        var loaded = stored
         for i in loaded.nodes.indices where loaded.nodes[i].state == .up {
             loaded.nodes[i].state = .down
             loaded.nodes[i].lastHeartbeat = nil
             for j in loaded.nodes[i].drives.indices { loaded.nodes[i].drives[j].state = .down }
         }
-        map = loaded
+        return loaded
+    }
+
+    /// Starts deciding the map: reads it afresh from the database (the previous leader's last
+    /// word, drive health included) and applies the heartbeats heard while following, so nodes
+    /// alive now stay up; nodes not heard from within the heartbeat timeout are down.
+    public func lead() throws(MetaError) {
+        guard !leading else { return }
+        map = Self.unseen(try store.clusterMap())
+        leading = true
+        let now = clock()
+        for (_, h) in heard.sorted(by: { $0.key < $1.key }) where now - h.at <= heartbeatTimeout {
+            try apply(h.hb, at: h.at)
+        }
+        heard = [:]
+        logger.notice("leading: cluster map version \(map.version), \(map.nodes.filter { $0.state == .up }.count) of \(map.nodes.count) nodes up")
+    }
+
+    /// Stops deciding the map (another manager leads now).
+    public func follow() {
+        leading = false
+        loadedAt = 0
+    }
+
+    /// The map to hand out: this manager's own when it leads, the database's when it follows.
+    public func currentMap() -> ClusterMap {
+        if !leading { refresh() }
+        return map
+    }
+
+    private func refresh() {
+        let now = clock()
+        guard now - loadedAt >= Self.followerRefresh else { return }
+        do {
+            let stored = try store.clusterMap()
+            map = stored
+            loadedAt = now
+        } catch {
+            logger.warning("follower: could not read the cluster map, serving version \(map.version): \(error)")
+        }
     }
 
     public static let wallClock: @Sendable () -> Double = {
@@ -47,6 +106,16 @@ public actor ClusterManager {
     @discardableResult
     public func heartbeat(_ hb: NodeHeartbeat) throws(MetaError) -> UInt64 {
         let now = clock()
+        guard leading else {
+            heard[hb.node] = (hb, now)
+            refresh()
+            return map.version
+        }
+        try apply(hb, at: now)
+        return map.version
+    }
+
+    private func apply(_ hb: NodeHeartbeat, at now: Double) throws(MetaError) {
         var next = map
         if let i = next.nodes.firstIndex(where: { $0.id == hb.node }) {
             var node = next.nodes[i]
@@ -72,7 +141,6 @@ public actor ClusterManager {
             next.nodes.sort { $0.id < $1.id }
         }
         try publish(next)
-        return map.version
     }
 
     static func drives(from hb: NodeHeartbeat, nodeState: NodeState) -> [DriveInfo] {
@@ -94,6 +162,7 @@ public actor ClusterManager {
     /// Marks nodes without a recent heartbeat down. Returns the nodes that went down.
     @discardableResult
     public func checkLiveness() throws(MetaError) -> [NodeID] {
+        guard leading else { return [] }
         let now = clock()
         var next = map
         var downed: [NodeID] = []

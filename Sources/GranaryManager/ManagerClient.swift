@@ -52,6 +52,21 @@ public struct ManagerClient: Sendable {
         try await nodeRequest(.undrainNode, node)
     }
 
+    /// Every configured manager's status, in order; one that does not answer is marked unreachable.
+    public func managerStatuses() async -> [ManagerStatus] {
+        var out: [ManagerStatus] = []
+        for m in managers {
+            do {
+                let body = try await transport.call(m, .managerStatus, [], idempotent: true)
+                out.append(try JSONMessage.decode(ManagerStatus.self, from: body, message: .managerStatus))
+            } catch {
+                out.append(ManagerStatus(name: "?", endpoint: m.description, leading: false, leader: nil, epoch: 0, mapVersion: 0,
+                                         unreachable: "\(error)"))
+            }
+        }
+        return out
+    }
+
     /// What the repair service is doing: rebuild pass, scrub, collection.
     public func repairStatus() async throws(TransportError) -> RepairStatus {
         try decode(RepairStatus.self, try await request(.repairStatus, [], idempotent: true), .repairStatus)

@@ -9,6 +9,8 @@ public enum ManagerError: Error, Equatable, Sendable, CustomStringConvertible {
     case refused(DriveID, String)
     /// Fault injection asked of a cluster that has not enabled it.
     case faultInjectionOff
+    /// Asked of a manager that does not lead the cluster's background work; names the one that does.
+    case notLeader(me: String, leader: String?)
     case meta(MetaError)
 
     public var description: String {
@@ -17,6 +19,8 @@ public enum ManagerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unknownDrive(d): return "no drive named '\(d)' in the cluster"
         case let .refused(d, why): return "drive \(d): \(why)"
         case .faultInjectionOff: return "fault injection is off: set fault_injection = true in [cluster] of the manager's and the nodes' configs (tests and drills only)"
+        case let .notLeader(me, leader):
+            return "manager \(me) does not lead the cluster; " + (leader.map { "\($0) does" } ?? "no manager holds the leader lease right now")
         case let .meta(e): return "metadata store: \(e)"
         }
     }

@@ -6,15 +6,47 @@ import Logging
 
 /// Serves the manager's protocol (registration, heartbeats, the cluster map, drain, metadata,
 /// repair status and scrub requests) over any transport.
+///
+/// Among several managers, every one serves metadata and the map; what only the leader knows or
+/// decides (drain, repair, drive health) a follower answers with `notLeader`, which clients take
+/// as "ask the next manager". Heartbeats are taken by all: the leader acts on them, followers
+/// remember them for the day they lead.
 public struct ManagerService: RequestHandler {
     let manager: ClusterManager
-    let repair: RepairService?
-    let health: HealthService?
+    let work: @Sendable () -> (repair: RepairService, health: HealthService)?
+    let whoLeads: @Sendable () -> (me: String, leader: String?)
+    let status: @Sendable () -> (name: String, endpoint: String, epoch: UInt64)
 
+    /// A manager with fixed services (a single manager, tests).
     public init(manager: ClusterManager, repair: RepairService? = nil, health: HealthService? = nil) {
         self.manager = manager
-        self.repair = repair
-        self.health = health
+        self.work = { nil }
+        self.whoLeads = { ("this manager", nil) }
+        self.status = { ("this manager", "", 0) }
+        self.repairOnly = repair
+        self.healthOnly = health
+    }
+
+    /// A manager whose background work comes and goes with its leadership.
+    public init(manager: ClusterManager, work: @escaping @Sendable () -> (repair: RepairService, health: HealthService)?,
+                whoLeads: @escaping @Sendable () -> (me: String, leader: String?),
+                status: @escaping @Sendable () -> (name: String, endpoint: String, epoch: UInt64)) {
+        self.manager = manager
+        self.work = work
+        self.whoLeads = whoLeads
+        self.status = status
+        self.repairOnly = nil
+        self.healthOnly = nil
+    }
+
+    let repairOnly: RepairService?
+    let healthOnly: HealthService?
+    var repair: RepairService? { work()?.repair ?? repairOnly }
+    var health: HealthService? { work()?.health ?? healthOnly }
+
+    func notLeader() -> Response {
+        let w = whoLeads()
+        return .error(RemoteError(.notLeader, ManagerError.notLeader(me: w.me, leader: w.leader).description))
     }
 
     public func handle(_ request: Request) async -> Response {
@@ -25,11 +57,18 @@ public struct ManagerService: RequestHandler {
             case .registerNode, .heartbeat:
                 let hb = try JSONMessage.decode(NodeHeartbeat.self, from: request.body, message: request.type)
                 let version = try await manager.heartbeat(hb)
-                await health?.ingest(hb)
+                if await manager.leading { await health?.ingest(hb) }
                 return .ok(JSONMessage.encode(HeartbeatReply(mapVersion: version)))
+            case .managerStatus:
+                let me = status()
+                let leading = await manager.leading
+                let map = await manager.currentMap()
+                return .ok(JSONMessage.encode(ManagerStatus(name: me.name, endpoint: me.endpoint, leading: leading,
+                                                            leader: whoLeads().leader, epoch: me.epoch, mapVersion: map.version)))
             case .getClusterMap:
-                return .ok(JSONMessage.encode(await manager.clusterMap))
+                return .ok(JSONMessage.encode(await manager.currentMap()))
             case .drainNode, .undrainNode:
+                guard await manager.leading else { return notLeader() }
                 let r = try JSONMessage.decode(NodeRequest.self, from: request.body, message: request.type)
                 if request.type == .drainNode { try await manager.drain(r.node) } else { try await manager.undrain(r.node) }
                 return .ok(JSONMessage.encode(await manager.clusterMap))
@@ -37,10 +76,12 @@ public struct ManagerService: RequestHandler {
                 let r = try JSONMessage.decode(MetaRequest.self, from: request.body, message: request.type)
                 return .ok(JSONMessage.encode(await manager.meta(r)))
             case .repairStatus, .startScrub:
+                guard await manager.leading else { return notLeader() }
                 guard let repair else { return .error(RemoteError(.unsupported, "this manager runs no repair service")) }
                 let status = request.type == .startScrub ? await repair.requestScrub() : await repair.current
                 return .ok(JSONMessage.encode(status))
             case .healthStatus, .evictDrive, .rejoinDrive, .injectDriveFault:
+                guard await manager.leading else { return notLeader() }
                 guard let health else { return .error(RemoteError(.unsupported, "this manager runs no health monitor")) }
                 switch request.type {
                 case .evictDrive, .rejoinDrive:
@@ -61,6 +102,7 @@ public struct ManagerService: RequestHandler {
             switch e {
             case .unknownNode, .unknownDrive: return .error(RemoteError(.unknownNode, e.description))
             case .refused, .faultInjectionOff: return .error(RemoteError(.unsupported, e.description))
+            case .notLeader: return .error(RemoteError(.notLeader, e.description))
             case .meta: break
             }
             return .error(RemoteError(.internalError, e.description))

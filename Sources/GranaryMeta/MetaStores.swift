@@ -30,4 +30,9 @@ public enum MetaStores {
         guard !path.isEmpty else { throw .invalidLocation(location, reason: "no database file given") }
         return try SQLiteMetaStore(path: path)
     }
+
+    /// `location` as logs and status may show it: a URL's password removed.
+    public static func redacted(_ location: String) -> String {
+        location.contains("://") ? PostgresLocation.redact(location) : location
+    }
 }

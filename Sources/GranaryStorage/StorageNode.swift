@@ -54,8 +54,7 @@ public final class StorageNode: Sendable {
         let (node, store, interval, service) = (config.nodeID, store, config.heartbeatIntervalMs, self.service)
         let smart = SmartCache(drives: config.drives)
         heartbeatTask = Task {
-            var registered = false
-            var failures = 0
+            let senders = HeartbeatSenders(node: node, transport: transport, logger: logger)
             while !Task.isCancelled {
                 let telemetry = service.takeTelemetry()
                 let faults = service.faults.installed
@@ -75,22 +74,10 @@ public final class StorageNode: Sendable {
                     }
                     return r
                 })
-                var sent = false
-                for manager in managers {
-                    do {
-                        _ = try await transport.call(manager, registered ? .heartbeat : .registerNode, JSONMessage.encode(hb), timeoutMs: max(interval * 5, 1000))
-                        if !registered { logger.info("node \(node) registered with manager \(manager)") }
-                        registered = true
-                        sent = true
-                        failures = 0
-                        break
-                    } catch {
-                        // Log the first failure and then every 30th, so a long manager outage
-                        // does not flood the log.
-                        if failures % 30 == 0 { logger.warning("heartbeat to manager \(manager) failed: \(error)") }
-                    }
-                }
-                if !sent { failures += 1 }
+                // Every manager hears every heartbeat: the leader acts on it, the others keep it so
+                // that one of them knows which nodes are alive the moment it takes over. Each send
+                // runs on its own, so a manager that is dead or cut off delays nobody else's.
+                senders.send(hb, to: managers, timeoutMs: max(interval * 5, 1000))
                 try? await Task.sleep(for: .milliseconds(interval))
             }
         }

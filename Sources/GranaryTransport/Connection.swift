@@ -1,6 +1,7 @@
 import GranaryBuffers
 import GranaryCore
 import GranaryWire
+import Synchronization
 
 /// One authenticated connection to a Granary peer, carrying many requests at once (multiplexed by
 /// request id; responses may arrive in any order).
@@ -68,18 +69,37 @@ extension Transport {
 
     /// One request to the first of `peers` that can be reached (the cluster's managers, in their
     /// configured order). An answer from a live peer, error answers included, is final; only an
-    /// unreachable peer moves on to the next.
+    /// unreachable peer, or a manager answering that it does not lead (`notLeader`), moves on to
+    /// the next.
     public func callFirstAvailable(_ peers: [Endpoint], _ type: MessageType, _ body: [UInt8], idempotent: Bool,
                                    timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
         var last: TransportError = .connectFailed(peers.first ?? Endpoint(host: "none", port: 1), reason: "no peers configured")
-        for p in peers {
+        // The peer that answered last goes first: when the first configured manager is dead or
+        // cut off, each call would otherwise wait out a connect timeout before moving on.
+        var order = peers
+        if let good = PreferredPeer.table.withLock({ $0[peers] }), let i = order.firstIndex(of: good), i > 0 {
+            order.remove(at: i)
+            order.insert(good, at: 0)
+        }
+        for p in order {
             do {
-                return try await call(p, type, body, idempotent: idempotent, timeoutMs: timeoutMs)
+                let answer = try await call(p, type, body, idempotent: idempotent, timeoutMs: timeoutMs)
+                if peers.count > 1 { PreferredPeer.table.withLock { $0[peers] = p } }
+                return answer
             } catch {
-                if error.remoteError != nil { throw error }
+                if let remote = error.remoteError, remote.code != .notLeader { throw error }
+                // A request that may have reached a manager that then died may have been applied
+                // there: sending a non-idempotent one again elsewhere could apply it twice.
+                if !idempotent, !error.neverSent { throw error }
                 last = error
             }
         }
         throw last
     }
+}
+
+/// The peer of each list that answered last (process-wide: every client of the same managers
+/// benefits from one finding that the first is gone).
+enum PreferredPeer {
+    static let table = Mutex<[[Endpoint]: Endpoint]>([:])
 }

@@ -33,6 +33,16 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         }
     }
 
+    /// True when the request cannot have reached the peer's handler: no connection was made, or the
+    /// peer refused it unprocessed (`notLeader`).
+    public var neverSent: Bool {
+        switch self {
+        case .connectFailed, .connectTimeout, .authenticationFailed, .rdmaUnavailable: return true
+        case let .remote(_, r): return r.code == .notLeader
+        default: return false
+        }
+    }
+
     /// The remote error, if the peer answered with one.
     public var remoteError: RemoteError? {
         if case let .remote(_, r) = self { return r }

@@ -24,6 +24,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case getClusterMap = 202
     case drainNode = 203
     case undrainNode = 204
+    /// Which manager this is, whether it leads, and who does (answered by every manager).
+    case managerStatus = 205
 
     // Manager: the namespace and file data (a JSON `MetaRequest`, answered by a `MetaReply`).
     case meta = 210
@@ -55,6 +57,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .getClusterMap: return "get-cluster-map"
         case .drainNode: return "drain-node"
         case .undrainNode: return "undrain-node"
+        case .managerStatus: return "manager-status"
         case .meta: return "meta"
         case .repairStatus: return "repair-status"
         case .startScrub: return "start-scrub"

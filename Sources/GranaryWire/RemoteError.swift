@@ -16,6 +16,9 @@ public struct RemoteError: WirePayload, Error, Equatable, CustomStringConvertibl
         case unsupported = 10
         case internalError = 11
         case rangeOutOfBounds = 12
+        /// A manager that does not lead the cluster's background work was asked for what only the
+        /// leader does (heartbeats it keeps liveness from, repair, drive health): ask the next.
+        case notLeader = 13
     }
 
     public var code: Code

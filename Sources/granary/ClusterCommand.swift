@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import GranaryCore
+import GranaryManager
+import GranaryMeta
 
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Create a cluster and see its state.",
@@ -15,18 +17,40 @@ struct ClusterCommand: AsyncParsableCommand {
         @Flag(help: "Replace an existing secret (every node and client must then get the new one).")
         var force = false
 
+        @Option(help: ArgumentHelp("Also prepare the metadata database the managers will share: a postgres://user[:password]@host[:port]/database URL (or an SQLite file). Its schema is created or migrated and the cluster's id recorded; put the same URL in each manager's [manager] meta.", valueName: "url"))
+        var meta: String?
+
         @Flag(help: "Print JSON.")
         var json = false
 
         func run() async throws {
+            // The database first: a bad URL or an unreachable server leaves no new secret behind.
+            var info: ClusterInfo?
+            if let meta {
+                do {
+                    let store = try MetaStores.open(meta)
+                    if try store.clusterInfo() == nil {
+                        try store.initializeCluster(id: UUID().uuidString.lowercased(), createdAt: Date().timeIntervalSince1970)
+                    }
+                    info = try store.clusterInfo()
+                } catch { throw CLIError("\(error)") }
+            }
             do {
                 try FileIO.makeDirectories(FileIO.parent(of: secretFile), mode: 0o700)
                 try ClusterSecret.generate().save(path: secretFile, overwrite: force)
             } catch { throw CLIError("\(error)") }
             if json {
-                print(Output.json(["secret_file": secretFile, "mode": "0600"]))
+                var out = ["secret_file": secretFile, "mode": "0600"]
+                if let meta, let info {
+                    out["meta"] = MetaStores.redacted(meta)
+                    out["cluster_id"] = info.id
+                }
+                print(Output.json(out))
             } else {
                 print("wrote cluster secret to \(secretFile) (mode 0600); give it to every node and client")
+                if let meta, let info {
+                    print("metadata ready in \(MetaStores.redacted(meta)) (cluster \(info.id)); set meta = \"<that URL>\" in every manager's [manager] section")
+                }
             }
         }
     }
@@ -46,6 +70,8 @@ struct ClusterCommand: AsyncParsableCommand {
             var freeBytes: Int64
             var healthy: Bool
             var nodes: [NodeInfo]
+            /// Every configured manager: which leads, which follow, which do not answer.
+            var managers: [ManagerStatus] = []
         }
 
         static func summary(_ map: ClusterMap) -> Summary {
@@ -63,7 +89,8 @@ struct ClusterCommand: AsyncParsableCommand {
             defer { client.close() }
             let map: ClusterMap
             do { map = try await client.clusterMap() } catch { throw CLIError("\(error)") }
-            let s = Self.summary(map)
+            var s = Self.summary(map)
+            s.managers = await client.managerStatuses()
             if options.json {
                 print(Output.json(s))
                 return
@@ -72,6 +99,13 @@ struct ClusterCommand: AsyncParsableCommand {
             print("nodes:  \(s.nodesUp)/\(s.nodesTotal) up")
             print("drives: \(s.drivesUp)/\(s.drivesTotal) up")
             print("space:  \(ByteSize(s.usedBytes)) used, \(ByteSize(s.freeBytes)) free of \(ByteSize(s.capacityBytes))")
+            for m in s.managers {
+                if let why = m.unreachable {
+                    print("manager \(m.endpoint): UNREACHABLE (\(why))")
+                } else {
+                    print("manager \(m.name) (\(m.endpoint)): \(m.leading ? "leader" : "follower" + (m.leader.map { ", \($0) leads" } ?? ", no leader yet")), lease epoch \(m.epoch), map version \(m.mapVersion)")
+                }
+            }
             for n in map.nodes where n.state != .up { print("  node \(n.id) is \(n.state) (last heartbeat \(Output.age(n.lastHeartbeat)))") }
             for d in map.drives where d.state != .up { print("  drive \(d.id) is \(d.state)\(d.problem.map { ": \($0)" } ?? "")") }
         }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import GRDB
+@_exported import GranaryTestSupport
 import GranaryMeta
 import Synchronization
 import Testing
@@ -27,10 +28,6 @@ func withSQLiteStore<T>(_ body: (SQLiteMetaStore, String) throws -> T) throws ->
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 /// Removes `path` and, for a directory, everything below it.
 func removeTree(_ path: String) {

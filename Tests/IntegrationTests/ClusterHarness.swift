@@ -22,6 +22,8 @@ final class ClusterHarness: @unchecked Sendable {
     let secretFile: String
     let secret: ClusterSecret
     let managerEndpoint: Endpoint
+    /// Every manager, `manager` first then `manager-2`, `manager-3`… (several share `meta`).
+    let managerEndpoints: [Endpoint]
     let heartbeatTimeoutMs: Int
     var nodeEndpoints: [String: Endpoint] = [:]
     var processes: [String: Process] = [:]
@@ -37,21 +39,28 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
-         health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false) throws {
+         health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false, managers: Int = 1, meta: String? = nil, leaseMs: Int = 2_000) throws {
         var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         secretFile = dir + "/cluster.secret"
         secret = ClusterSecret.generate()
         try secret.save(path: secretFile)
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
-        managerEndpoint = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
+        var endpoints: [Endpoint] = []
+        for _ in 0..<max(managers, 1) { endpoints.append(Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())) }
+        managerEndpoints = endpoints
+        managerEndpoint = endpoints[0]
         var l = Logger(label: "it")
         l.logLevel = .critical
         logger = l
-        try FileIO.writeAtomically(dir + "/manager.toml", DaemonConfig.managerTOML(
-            secretFile: secretFile, listen: managerEndpoint, dataDir: dir + "/manager", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
-            health: health, faultInjection: faultInjection))
-        try start("manager", config: dir + "/manager.toml")
+        for (i, ep) in endpoints.enumerated() {
+            let name = Self.managerName(i)
+            let shared = meta.map { DaemonConfig.SharedMeta(meta: $0, id: name, managers: endpoints, leaseMs: leaseMs) }
+            try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.managerTOML(
+                secretFile: secretFile, listen: ep, dataDir: "\(dir)/\(name)", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
+                health: health, faultInjection: faultInjection, shared: shared))
+            try start(name, config: "\(dir)/\(name).toml")
+        }
         for n in 1...nodes {
             let name = "node-\(n)"
             let ep = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
@@ -59,11 +68,14 @@ final class ClusterHarness: @unchecked Sendable {
             let driveList = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
             for d in driveList { try FileIO.makeDirectories(d.path) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.storageTOML(
-                secretFile: secretFile, managers: [managerEndpoint], node: NodeID(name)!, listen: ep,
+                secretFile: secretFile, managers: endpoints, node: NodeID(name)!, listen: ep,
                 heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection))
             try start(name, config: "\(dir)/\(name).toml")
         }
     }
+
+    /// The process name of the manager at `index`.
+    static func managerName(_ index: Int) -> String { index == 0 ? "manager" : "manager-\(index + 1)" }
 
     func start(_ name: String, config: String) throws {
         let p = Process()
@@ -88,7 +100,7 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     func manager() -> ManagerClient {
-        ManagerClient(managers: [managerEndpoint], transport: TCPTransport(secret: secret, logger: logger))
+        ManagerClient(managers: managerEndpoints, transport: TCPTransport(secret: secret, logger: logger))
     }
 
     func log(_ name: String) -> String { (try? String(contentsOfFile: "\(dir)/\(name).log", encoding: .utf8)) ?? "" }

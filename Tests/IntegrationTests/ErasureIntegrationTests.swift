@@ -34,7 +34,7 @@ extension IntegrationSuites {
             s.mapMaxAgeMs = 0
             s.hedgeAfterMs = 3000
             s.fragmentTimeoutMs = 5000
-            return (FileClient(managers: [cluster.managerEndpoint], transport: t, settings: s, logger: cluster.logger), t)
+            return (FileClient(managers: cluster.managerEndpoints, transport: t, settings: s, logger: cluster.logger), t)
         }
 
         @Test(arguments: [(4, 2), (6, 3), (8, 3)])

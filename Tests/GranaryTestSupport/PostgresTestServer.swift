@@ -15,19 +15,19 @@ import Synchronization
 /// and without the variable, every PostgreSQL test fails saying to run ops/install-deps.sh.
 ///
 /// Each test gets its own database (`withDatabase`), so tests run in parallel.
-final class PostgresTestServer: Sendable {
-    let host: String
-    let port: Int
-    let user: String
-    let password: String?
+public final class PostgresTestServer: Sendable {
+    public let host: String
+    public let port: Int
+    public let user: String
+    public let password: String?
     /// The database administrative statements connect to.
-    let adminDatabase: String
+    public let adminDatabase: String
     /// Whether this process started the server (then the role `granary_pw` logs in by password).
-    let ownServer: Bool
+    public let ownServer: Bool
 
     /// The role that must log in with `passwordUserSecret` (only on a server this process started).
-    static let passwordUser = "granary_pw"
-    static let passwordUserSecret = "s3cret-Pa55"
+    public static let passwordUser = "granary_pw"
+    public static let passwordUserSecret = "s3cret-Pa55"
 
     init(host: String, port: Int, user: String, password: String?, adminDatabase: String, ownServer: Bool) {
         self.host = host
@@ -38,18 +38,18 @@ final class PostgresTestServer: Sendable {
         self.ownServer = ownServer
     }
 
-    static let shared: Result<PostgresTestServer, TestSetupError> = {
+    public static let shared: Result<PostgresTestServer, TestSetupError> = {
         do { return .success(try start()) } catch let e as TestSetupError { return .failure(e) } catch {
             return .failure(TestSetupError("cannot start a PostgreSQL server for the tests: \(error)"))
         }
     }()
 
-    static func get() throws -> PostgresTestServer { try shared.get() }
+    public static func get() throws -> PostgresTestServer { try shared.get() }
 
     private static let counter = Atomic<Int>(0)
 
     /// A fresh empty database for `body` (its URL), dropped afterwards.
-    static func withDatabase<T>(owner: String? = nil, _ body: (String) throws -> T) throws -> T {
+    public static func withDatabase<T>(owner: String? = nil, _ body: (String) throws -> T) throws -> T {
         let server = try get()
         let name = "granary_t\(getpid())_\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
         try server.execute(["CREATE DATABASE \(name)" + (owner.map { " OWNER \($0)" } ?? "")])
@@ -58,7 +58,7 @@ final class PostgresTestServer: Sendable {
     }
 
     /// `withDatabase` for async bodies.
-    static func withDatabaseAsync<T>(_ body: (String) async throws -> T) async throws -> T {
+    public static func withDatabaseAsync<T>(_ body: (String) async throws -> T) async throws -> T {
         let server = try get()
         let name = "granary_t\(getpid())_\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
         try server.execute(["CREATE DATABASE \(name)"])
@@ -67,7 +67,7 @@ final class PostgresTestServer: Sendable {
     }
 
     /// The URL of `database` on this server, as the admin role (or as `user`/`password`).
-    func url(database: String, user: String? = nil, password: String? = nil) -> String {
+    public func url(database: String, user: String? = nil, password: String? = nil) -> String {
         let u = user ?? self.user
         let p = user == nil ? self.password : password
         let enc: (String) -> String = { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0 }
@@ -78,7 +78,7 @@ final class PostgresTestServer: Sendable {
     /// Runs `statements` in order as the admin role on `database` (the admin database by default)
     /// and returns the rows of the last one.
     @discardableResult
-    func execute(_ statements: [String], database: String? = nil) throws -> [PostgresRandomAccessRow] {
+    public func execute(_ statements: [String], database: String? = nil) throws -> [PostgresRandomAccessRow] {
         var config = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
                                                       database: database ?? adminDatabase, tls: .disable)
         config.options.connectTimeout = .seconds(10)
@@ -174,7 +174,7 @@ final class PostgresTestServer: Sendable {
     }
 
     /// A loopback TCP port nothing listens on right now.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSetupError("socket() failed") }
         defer { close(fd) }
@@ -226,3 +226,10 @@ final class PostgresTestServer: Sendable {
 
 /// The shell command that stops the server this process started, until it has run.
 private let stopCommand = Mutex<String?>(nil)
+
+/// Why a test could not set up what it needs (a temporary directory, a database server): the
+/// message says what failed and, where it can, what to install.
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
