@@ -8,6 +8,7 @@ PKGS=(
   liberasurecode-dev libisal-dev # erasure coding (CErasureCode) and CRC32C (CISAL)
   librdmacm-dev libibverbs-dev  # RDMA transport (CVerbs)
   libsqlite3-dev                # SQLite metadata engine (GRDB)
+  postgresql                    # PostgreSQL server (Debian 12: 15) the metadata tests start a throwaway instance of
   python3 tar                   # the loader bench's Python baseline; tar interoperability tests
 )
 missing=()
