@@ -165,4 +165,51 @@ struct ConcurrencyTests {
             #expect(try store.clusterMap() == maps[60])
         }
     }
+
+    /// Repairers replacing one stripe from the same version at once (no lock of ours orders them,
+    /// so on PostgreSQL the losers are aborted by the server and retried): exactly one wins, the
+    /// others see `.staleStripe` with the winner's version.
+    @Test(arguments: Engine.all)
+    func concurrentStripeReplacementsOneWins(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
+            let s = try StripeRepairTests.committed(store)
+            let wins = Collected<Int>()
+            let stale = Collected<UInt32>()
+            let errors = Collected<String>()
+            onThreads(6) { t in
+                var next = s
+                next.version = 2
+                next.fragments[1] = FragmentPlacement(index: 1, drive: StripeRepairTests.drive("n\(10 + t)/d0"), generation: 2)
+                do throws(MetaError) {
+                    try store.replaceStripe(next, expectedVersion: 1)
+                    wins.add(t)
+                } catch let .staleStripe(_, expected, found) where expected == 1 {
+                    stale.add(found)
+                } catch {
+                    errors.add("\(error)")
+                }
+            }
+            #expect(errors.all.isEmpty, "\(errors.all.prefix(3))")
+            #expect(wins.all.count == 1 && stale.all == Array(repeating: 2, count: 5))
+            let winner = try #require(wins.all.first)
+            #expect(try store.stripes([s.id]).first?.fragments[1].drive == StripeRepairTests.drive("n\(10 + winner)/d0"))
+        }
+    }
+
+    /// Service state saved from many threads at once: every save succeeds (retried when the server
+    /// aborts one), and the stored value is one of them, whole.
+    @Test(arguments: Engine.all)
+    func concurrentServiceStateSavesAllSucceed(_ engine: Engine) throws {
+        try engine.withStore { store, _ throws in
+            let errors = Collected<String>()
+            onThreads(6) { t in
+                for k in 0..<10 {
+                    do { try store.saveServiceState("repair", #"{"writer":\#(t),"k":\#(k)}"#) } catch { errors.add("\(error)") }
+                }
+            }
+            #expect(errors.all.isEmpty, "\(errors.all.prefix(3))")
+            let saved = try #require(try store.serviceState("repair"))
+            #expect((0..<6).contains { t in saved == #"{"writer":\#(t),"k":9}"# }, "\(saved)")
+        }
+    }
 }
