@@ -8,6 +8,7 @@ extension PostgresMetaStore {
                 throw MetaError.corrupt(path: location, table: "stripe_ids", key: "1", reason: "the allocator row is missing")
             }
             let next = try row.int64("next")
+            guard next >= 1, next <= Int64.max - Int64(count) else { throw row.corrupt("the next stripe id is \(next)") }
             try tx.execute("UPDATE stripe_ids SET next = $1 WHERE singleton = 1", [.bigint(next + Int64(count))])
             try tx.execute("INSERT INTO stripe_allocations (first, count, at) VALUES ($1, $2, $3)",
                            [.bigint(next), .int(count), .double(Clock.now())])

@@ -61,14 +61,17 @@ public final class PostgresMetaStore: MetaStore {
     /// - Parameters:
     ///   - connectTimeout: seconds allowed for connecting and logging in (the URL's
     ///     `connect_timeout` overrides it).
-    ///   - maxConnections: connections kept to the server; that many calls run at once.
+    ///   - maxConnections: connections kept to the server (at least 1); that many calls run at once.
     /// - Throws: `.invalidLocation`, `.unreachable`, `.authenticationFailed`, `.newerSchema`, or
     ///   `.database` (for example a database that does not exist or lacks privileges).
     public init(url: String, connectTimeout: Double = 5, maxConnections: Int = 8) throws(MetaError) {
         let parsed = try PostgresLocation(parsing: url)
+        let timeout = parsed.connectTimeout ?? connectTimeout
+        guard timeout > 0, timeout <= 600 else {
+            throw .invalidLocation(parsed.redacted, reason: "a connect timeout of \(timeout) s is not between 0 and 600 s")
+        }
         location = parsed.redacted
-        pool = PostgresConnectionPool(location: parsed, capacity: maxConnections,
-                                      connectTimeout: parsed.connectTimeout ?? connectTimeout)
+        pool = PostgresConnectionPool(location: parsed, capacity: maxConnections, connectTimeout: timeout)
         try migrate()
     }
 

@@ -57,10 +57,24 @@ public final class SQLiteMetaStore: MetaStore {
         }
         self.pool = pool
         try refuseNewerSchema()
-        do {
-            try SQLiteSchema.migrator.migrate(pool)
-        } catch {
-            throw Self.mapError(error, path: path)
+        try migrate()
+    }
+
+    /// Applies the missing migrations. GRDB decides which are missing once, then runs each in its
+    /// own transaction, so another process opening the same new file at the same moment can apply
+    /// one in between and ours then fails on tables that already exist. Then look again and go on
+    /// from there: each retry follows a migration the other opener committed, so this ends.
+    private func migrate() throws(MetaError) {
+        var applied = (try? pool.read { db in try SQLiteSchema.migrator.appliedIdentifiers(db).count }) ?? 0
+        while true {
+            do {
+                try SQLiteSchema.migrator.migrate(pool)
+                return
+            } catch {
+                let now = (try? pool.read { db in try SQLiteSchema.migrator.appliedIdentifiers(db).count }) ?? applied
+                guard now > applied else { throw Self.mapError(error, path: path) }
+                applied = now
+            }
         }
     }
 

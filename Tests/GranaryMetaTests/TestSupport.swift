@@ -166,6 +166,13 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     done.wait()
 }
 
+/// A count shared by several threads.
+final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    func add() { count.add(1, ordering: .sequentiallyConsistent) }
+    var value: Int { count.load(ordering: .sequentiallyConsistent) }
+}
+
 /// Values collected from several threads.
 final class Collected<T: Sendable>: Sendable {
     private let items = Mutex<[T]>([])
