@@ -57,22 +57,26 @@ public final class PostgresTestServer: Sendable {
         return try body(server.url(database: name))
     }
 
-    /// `withDatabase` for async bodies.
-    public static func withDatabaseAsync<T>(_ body: (String) async throws -> T) async throws -> T {
+    /// `withDatabase` for async bodies; the URL names `host` when given (see `url`).
+    public static func withDatabaseAsync<T>(host: String? = nil, _ body: (String) async throws -> T) async throws -> T {
         let server = try get()
         let name = "granary_t\(getpid())_\(counter.wrappingAdd(1, ordering: .relaxed).newValue)"
         try server.execute(["CREATE DATABASE \(name)"])
         defer { _ = try? server.execute(["DROP DATABASE IF EXISTS \(name) WITH (FORCE)"]) }
-        return try await body(server.url(database: name))
+        return try await body(server.url(database: name, host: host))
     }
 
-    /// The URL of `database` on this server, as the admin role (or as `user`/`password`).
-    public func url(database: String, user: String? = nil, password: String? = nil) -> String {
+    /// The addresses test hosts in network namespaces get (`NetnsHosts`); the server lets them in.
+    public static let namespaceSubnet = "10.231.0.0/16"
+
+    /// The URL of `database` on this server, as the admin role (or as `user`/`password`), at
+    /// `host` (default: the address the server was found at; a namespace host uses its bridge's).
+    public func url(database: String, user: String? = nil, password: String? = nil, host: String? = nil) -> String {
         let u = user ?? self.user
         let p = user == nil ? self.password : password
         let enc: (String) -> String = { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0 }
         let auth = enc(u) + (p.map { ":" + enc($0) } ?? "")
-        return "postgres://\(auth)@\(host):\(port)/\(database)?sslmode=disable"
+        return "postgres://\(auth)@\(host ?? self.host):\(port)/\(database)?sslmode=disable"
     }
 
     /// Runs `statements` in order as the admin role on `database` (the admin database by default)
@@ -123,11 +127,14 @@ public final class PostgresTestServer: Sendable {
         try run(prefix + [bin + "/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
         let hba = data + "/pg_hba.conf"
         let rules = try String(contentsOfFile: hba, encoding: .utf8)
-        try ("host all \(passwordUser) 127.0.0.1/32 scram-sha-256\n" + rules).write(toFile: hba, atomically: false, encoding: .utf8)
+        // Managers in network-namespace test hosts (10.231.0.0/16, see NetnsHosts) reach the server
+        // through their bridge; nothing else but loopback is let in.
+        try ("host all \(passwordUser) 127.0.0.1/32 scram-sha-256\n" + rules + "host all all \(namespaceSubnet) trust\n")
+            .write(toFile: hba, atomically: false, encoding: .utf8)
         var lastError: (any Error)?
         for _ in 0..<3 {
             let port = try freePort()
-            let options = "-c listen_addresses=127.0.0.1 -p \(port) -k \(dir) -c fsync=off -c synchronous_commit=off "
+            let options = "-c listen_addresses=0.0.0.0 -p \(port) -k \(dir) -c fsync=off -c synchronous_commit=off "
                 + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB"
             do {
                 try run(prefix + [bin + "/pg_ctl", "-D", data, "-l", dir + "/server.log", "-w", "-t", "60", "-o", options, "start"])

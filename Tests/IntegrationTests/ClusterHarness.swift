@@ -27,6 +27,10 @@ final class ClusterHarness: @unchecked Sendable {
     let heartbeatTimeoutMs: Int
     var nodeEndpoints: [String: Endpoint] = [:]
     var processes: [String: Process] = [:]
+    /// The command prefix each process runs under (`ip netns exec HOST` on namespace hosts).
+    var prefixes: [String: [String]] = [:]
+    /// Manager `i` runs on host `i`, node `n` on host `n - 1` (modulo the hosts), when hosts are given.
+    let hosts: NetnsHosts?
     let logger: Logger
 
     static var binDir: String {
@@ -39,7 +43,9 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
-         health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false, managers: Int = 1, meta: String? = nil, leaseMs: Int = 2_000) throws {
+         health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false, managers: Int = 1, meta: String? = nil, leaseMs: Int = 2_000,
+         hosts: NetnsHosts? = nil) throws {
+        self.hosts = hosts
         var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         secretFile = dir + "/cluster.secret"
@@ -47,7 +53,14 @@ final class ClusterHarness: @unchecked Sendable {
         try secret.save(path: secretFile)
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
         var endpoints: [Endpoint] = []
-        for _ in 0..<max(managers, 1) { endpoints.append(Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())) }
+        for i in 0..<max(managers, 1) {
+            // Each namespace host has its own ports: fixed ones do there.
+            if let hosts {
+                endpoints.append(Endpoint(host: hosts.address(i % hosts.count), port: 7400))
+            } else {
+                endpoints.append(Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort()))
+            }
+        }
         managerEndpoints = endpoints
         managerEndpoint = endpoints[0]
         var l = Logger(label: "it")
@@ -59,28 +72,31 @@ final class ClusterHarness: @unchecked Sendable {
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.managerTOML(
                 secretFile: secretFile, listen: ep, dataDir: "\(dir)/\(name)", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
                 health: health, faultInjection: faultInjection, shared: shared))
-            try start(name, config: "\(dir)/\(name).toml")
+            try start(name, config: "\(dir)/\(name).toml", prefix: hosts?.exec(i % (hosts?.count ?? 1)) ?? [])
         }
         for n in 1...nodes {
             let name = "node-\(n)"
-            let ep = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
+            let ep = try hosts.map { Endpoint(host: $0.address((n - 1) % $0.count), port: 7500) }
+                ?? Endpoint(host: "127.0.0.1", port: LoopbackStream.freePort())
             nodeEndpoints[name] = ep
             let driveList = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
             for d in driveList { try FileIO.makeDirectories(d.path) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.storageTOML(
                 secretFile: secretFile, managers: endpoints, node: NodeID(name)!, listen: ep,
                 heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection))
-            try start(name, config: "\(dir)/\(name).toml")
+            try start(name, config: "\(dir)/\(name).toml", prefix: hosts?.exec((n - 1) % (hosts?.count ?? 1)) ?? [])
         }
     }
 
     /// The process name of the manager at `index`.
     static func managerName(_ index: Int) -> String { index == 0 ? "manager" : "manager-\(index + 1)" }
 
-    func start(_ name: String, config: String) throws {
+    func start(_ name: String, config: String, prefix: [String] = []) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binDir + "/granaryd")
-        p.arguments = ["--config", config, "--log-level", "info"]
+        let command = prefix + [Self.binDir + "/granaryd", "--config", config, "--log-level", "info"]
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
+        prefixes[name] = prefix
         let log = "\(dir)/\(name).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -91,7 +107,7 @@ final class ClusterHarness: @unchecked Sendable {
         processes[name] = p
     }
 
-    func restart(_ name: String) throws { try start(name, config: "\(dir)/\(name).toml") }
+    func restart(_ name: String) throws { try start(name, config: "\(dir)/\(name).toml", prefix: prefixes[name] ?? []) }
 
     func kill9(_ name: String) {
         guard let p = processes[name] else { return }
