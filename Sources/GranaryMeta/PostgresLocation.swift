@@ -1,5 +1,6 @@
 /// A PostgreSQL metadata location, parsed from `postgres://user[:password]@host[:port]/database`
-/// (or `postgresql://…`) with the optional parameters `sslmode=disable` and `connect_timeout=N`.
+/// (or `postgresql://…`) with the optional parameters `sslmode=disable`, `connect_timeout=N` and
+/// `query_timeout=N` (seconds).
 ///
 /// Guarantees: a value exists only for a complete URL (user, host, port 1…65535, database);
 /// `redacted` and every error message built from the URL leave the password out, so a location
@@ -12,6 +13,10 @@ struct PostgresLocation: Sendable, Equatable {
     var database: String
     /// Seconds allowed for connecting and logging in (`connect_timeout`), `nil` for the default.
     var connectTimeout: Double?
+    /// Seconds one statement may wait for the server's answer before its connection is dropped
+    /// (`query_timeout`); a server that stopped answering, or a cut network, then fails the call
+    /// instead of holding the manager's thread for as long as TCP keeps trying.
+    var queryTimeout: Double = 30
     /// The URL without its password, for messages.
     var redacted: String
 
@@ -106,8 +111,13 @@ struct PostgresLocation: Sendable, Equatable {
                     throw bad("connect_timeout=\(value) is not a number of seconds from 1 to 600")
                 }
                 connectTimeout = seconds
+            case "query_timeout":
+                guard let seconds = Double(value), seconds > 0, seconds <= 3_600 else {
+                    throw bad("query_timeout=\(value) is not a number of seconds from 1 to 3600")
+                }
+                queryTimeout = seconds
             default:
-                throw bad("unknown parameter '\(key)' (supported: sslmode=disable, connect_timeout)")
+                throw bad("unknown parameter '\(key)' (supported: sslmode=disable, connect_timeout, query_timeout)")
             }
         }
         let shownHost = host.contains(":") ? "[\(host)]" : host

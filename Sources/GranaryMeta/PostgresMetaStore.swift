@@ -36,6 +36,8 @@ import PostgresNIO
 public final class PostgresMetaStore: MetaStore {
     /// The URL with the password removed: safe to log and show.
     public let location: String
+    /// Seconds a statement may wait for the server (`query_timeout` in the URL, default 30).
+    let queryTimeout: Double
     let pool: PostgresConnectionPool
 
     /// The highest schema version this build can open.
@@ -71,6 +73,7 @@ public final class PostgresMetaStore: MetaStore {
             throw .invalidLocation(parsed.redacted, reason: "a connect timeout of \(timeout) s is not between 0 and 600 s")
         }
         location = parsed.redacted
+        queryTimeout = parsed.queryTimeout
         pool = PostgresConnectionPool(location: parsed, capacity: maxConnections, connectTimeout: timeout)
         try migrate()
     }
@@ -91,7 +94,7 @@ public final class PostgresMetaStore: MetaStore {
         let connection = try pool.acquire()
         var reusable = true
         defer { pool.release(connection, reusable: reusable) }
-        let tx = PostgresTransaction(connection: connection, logger: pool.logger, location: location)
+        let tx = PostgresTransaction(connection: connection, logger: pool.logger, location: location, timeout: queryTimeout)
         do {
             try tx.execute("BEGIN")
             do {
@@ -174,7 +177,7 @@ public final class PostgresMetaStore: MetaStore {
         while true {
             attempt += 1
             let connection = try pool.acquire()
-            let tx = PostgresTransaction(connection: connection, logger: pool.logger, location: location)
+            let tx = PostgresTransaction(connection: connection, logger: pool.logger, location: location, timeout: queryTimeout)
             var locked = false
             var began = false
             var committing = false

@@ -15,18 +15,33 @@ struct PostgresTransaction {
     let logger: Logger
     /// The database URL without password, for `.corrupt` errors.
     let location: String
+    /// How long one statement may wait (`query_timeout`): then the connection is closed, which
+    /// fails the statement as a lost connection (retried on a new one before COMMIT, reported as
+    /// possibly applied during it).
+    let timeout: Double
+
+    private func answer(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        let future = connection.query(query, logger: logger)
+        let connection = self.connection
+        let timer = connection.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
+            let closing: EventLoopFuture<Void> = connection.close()
+            _ = closing
+        }
+        defer { timer.cancel() }
+        return try future.wait()
+    }
 
     /// Runs one statement and returns its rows.
     func rows(_ sql: String, _ values: [PostgresValue] = []) throws -> [PostgresRandomAccessRow] {
         let query = PostgresQuery(unsafeSQL: sql, binds: try PostgresValue.bindings(values))
-        return try connection.query(query, logger: logger).wait().rows.map { $0.makeRandomAccess() }
+        return try answer(query).rows.map { $0.makeRandomAccess() }
     }
 
     /// Runs one statement and returns how many rows it inserted, updated or deleted.
     @discardableResult
     func execute(_ sql: String, _ values: [PostgresValue] = []) throws -> Int {
         let query = PostgresQuery(unsafeSQL: sql, binds: try PostgresValue.bindings(values))
-        return try connection.query(query, logger: logger).wait().metadata.rows ?? 0
+        return try answer(query).metadata.rows ?? 0
     }
 
     /// The first row of a statement's result, `nil` when it has none.

@@ -154,6 +154,29 @@ struct PostgresOpeningTests {
         }
     }
 
+    /// A server that stops answering (here: a table held locked by another session) fails the
+    /// call after `query_timeout`, with the connection dropped, instead of holding the caller.
+    @Test func aStatementTheServerDoesNotAnswerFailsAfterTheQueryTimeout() throws {
+        try Engine.postgres.withStore { store, db throws in
+            _ = try store.mkdir(parent: .root, name: "a", mode: 0o755, uid: 0, gid: 0)
+            let slow = try MetaStores.open(db.location + "&query_timeout=1")
+            let holder = Thread {
+                _ = try? db.execute(["BEGIN", "LOCK TABLE inodes IN ACCESS EXCLUSIVE MODE", "SELECT pg_sleep(8)", "COMMIT"])
+            }
+            holder.start()
+            usleep(500_000)
+            let start = Date()
+            do {
+                _ = try slow.lookup(parent: .root, name: "a")
+                Issue.record("a lookup on a locked table answered")
+            } catch {
+                #expect("\(error)".contains("connection was lost"), "\(error)")
+            }
+            let waited = Date().timeIntervalSince(start)
+            #expect(waited < 7, "the call waited \(waited) s with a 1 s query timeout")
+        }
+    }
+
     /// A database whose only content says a newer Granary owns it: refused, and nothing created.
     @Test func aNewerSchemaOnAnEmptyDatabaseCreatesNothing() throws {
         try Engine.postgres.withDatabase { db throws in
