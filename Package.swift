@@ -61,7 +61,10 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         // Drive health: the fail-slow detector (peer comparison of latency against load) and the
         // failure predictor (SMART history, Backblaze CSV). Pure computation, no I/O of its own.
-        .target(name: "GranaryHealth", swiftSettings: swiftSettings),
+        // Optimized even in debug builds: its simulations (the detector's tests, `granary bench
+        // health`) run minutes unoptimized, and as synchronous tests they held the test runner's
+        // threads long enough to starve the transport tests' requests past their timeouts.
+        .target(name: "GranaryHealth", swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "GranaryBuffers", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -108,7 +111,7 @@ let package = Package(
         ], path: "daemon", swiftSettings: swiftSettings),
         .executableTarget(name: "granary", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
-            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryHealth",
+            "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryHealth", "GranaryTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
@@ -144,7 +147,8 @@ let package = Package(
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore"]),
         // The conformance suite runs against both engines; PostgresNIO sets up the PostgreSQL side
         // (databases per test, schemas by hand) around the store under test.
-        // Test support shared by test targets: a throwaway PostgreSQL server per test process.
+        // Throwaway servers for tests and benchmarks: a PostgreSQL server per process (the test targets,
+        // and `granary bench meta` when no --postgres URL is given).
         .target(name: "GranaryTestSupport", dependencies: [
             .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/GranaryTestSupport", swiftSettings: swiftSettings),

@@ -245,7 +245,9 @@ public actor ClusterManager {
 
     /// Runs a client's metadata request against the store.
     public nonisolated func meta(_ request: MetaRequest) async -> MetaReply {
-        // Not on the actor: the store serializes its own writes, and reads run concurrently.
-        request.run(on: store)
+        // Not on the actor: the store serializes its own writes, and reads run concurrently. Not on
+        // the cooperative pool either: the call blocks on the disk or the database server.
+        let store = self.store
+        return await BlockingWork.run { request.run(on: store) }
     }
 }

@@ -99,7 +99,8 @@ public final class LeaderElection: Sendable {
         let started = Self.monotonic()
         let lease: Lease
         do {
-            lease = try store.acquireLease(Self.leaseName, holder: holder, ttl: ttl)
+            let (store, holder, ttl) = (self.store, self.holder, self.ttl)
+            lease = try await BlockingWork.run { () throws(MetaError) -> Lease in try store.acquireLease(Self.leaseName, holder: holder, ttl: ttl) }
         } catch {
             // The watchdog ends the leadership when the last renewal runs out.
             if state.withLock({ $0.leading }) { logger.warning("manager \(holder): leader lease renewal failed, retrying: \(error)") }
