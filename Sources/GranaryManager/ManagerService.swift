@@ -25,6 +25,7 @@ public struct ManagerService: RequestHandler {
         self.status = { ("this manager", "", 0) }
         self.repairOnly = repair
         self.healthOnly = health
+        self.dynamic = false
     }
 
     /// A manager whose background work comes and goes with its leadership.
@@ -37,12 +38,22 @@ public struct ManagerService: RequestHandler {
         self.status = status
         self.repairOnly = nil
         self.healthOnly = nil
+        self.dynamic = true
     }
 
     let repairOnly: RepairService?
     let healthOnly: HealthService?
+    /// Whether the services come and go with leadership (a `ManagerServer`) or are fixed.
+    let dynamic: Bool
     var repair: RepairService? { work()?.repair ?? repairOnly }
     var health: HealthService? { work()?.health ?? healthOnly }
+
+    /// Whether this manager answers leader-only requests now: it leads and, where the services
+    /// come with leadership, they are in place (between the two, it still says "not the leader").
+    func leads() async -> Bool {
+        guard await manager.leading else { return false }
+        return !dynamic || work() != nil
+    }
 
     func notLeader() -> Response {
         let w = whoLeads()
@@ -57,18 +68,18 @@ public struct ManagerService: RequestHandler {
             case .registerNode, .heartbeat:
                 let hb = try JSONMessage.decode(NodeHeartbeat.self, from: request.body, message: request.type)
                 let version = try await manager.heartbeat(hb)
-                if await manager.leading { await health?.ingest(hb) }
+                if await leads() { await health?.ingest(hb) }
                 return .ok(JSONMessage.encode(HeartbeatReply(mapVersion: version)))
             case .managerStatus:
                 let me = status()
-                let leading = await manager.leading
+                let leading = await leads()
                 let map = await manager.currentMap()
                 return .ok(JSONMessage.encode(ManagerStatus(name: me.name, endpoint: me.endpoint, leading: leading,
                                                             leader: whoLeads().leader, epoch: me.epoch, mapVersion: map.version)))
             case .getClusterMap:
                 return .ok(JSONMessage.encode(await manager.currentMap()))
             case .drainNode, .undrainNode:
-                guard await manager.leading else { return notLeader() }
+                guard await leads() else { return notLeader() }
                 let r = try JSONMessage.decode(NodeRequest.self, from: request.body, message: request.type)
                 if request.type == .drainNode { try await manager.drain(r.node) } else { try await manager.undrain(r.node) }
                 return .ok(JSONMessage.encode(await manager.clusterMap))
@@ -76,12 +87,12 @@ public struct ManagerService: RequestHandler {
                 let r = try JSONMessage.decode(MetaRequest.self, from: request.body, message: request.type)
                 return .ok(JSONMessage.encode(await manager.meta(r)))
             case .repairStatus, .startScrub:
-                guard await manager.leading else { return notLeader() }
+                guard await leads() else { return notLeader() }
                 guard let repair else { return .error(RemoteError(.unsupported, "this manager runs no repair service")) }
                 let status = request.type == .startScrub ? await repair.requestScrub() : await repair.current
                 return .ok(JSONMessage.encode(status))
             case .healthStatus, .evictDrive, .rejoinDrive, .injectDriveFault:
-                guard await manager.leading else { return notLeader() }
+                guard await leads() else { return notLeader() }
                 guard let health else { return .error(RemoteError(.unsupported, "this manager runs no health monitor")) }
                 switch request.type {
                 case .evictDrive, .rejoinDrive:
