@@ -2,6 +2,7 @@
 // Granary: a parallel file system client and cache for AI training data.
 //
 // Module layering (arrows point down only; see docs/ARCHITECTURE.md):
+//   granaryd -> GranaryMetrics (Prometheus endpoint) -> GranaryTransport; every module records through the swift-metrics API only;
 //   granary, granaryd -> GranaryManager -> GranaryHealth (pure), GranaryClient -> GranaryMeta, GranaryErasure, GranaryTransport, GranaryPrefetch, GranaryBuffers;
 //   granary, examples -> GranaryLoader, GranaryFUSE -> GranaryClient; GranaryLoader -> GranaryBuffers -> (swift-log)
 //   GranaryStorage -> GranaryTransport -> GranaryBuffers (RDMA registers pool arenas)
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
@@ -93,6 +96,15 @@ let package = Package(
             "GranaryCore", "GranaryWire", "GranaryTransport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], swiftSettings: swiftSettings),
+        // Metrics: the Prometheus backend for swift-metrics and the HTTP endpoint that serves it.
+        // Other modules record through the swift-metrics API only (no-ops until a process installs this).
+        .target(name: "GranaryMetrics", dependencies: [
+            "GranaryCore", "GranaryTransport",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryClient", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryErasure", "GranaryPrefetch", "GranaryBuffers",
@@ -101,11 +113,12 @@ let package = Package(
         .target(name: "GranaryManager", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryClient", "GranaryHealth",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
 
         // MARK: Executables
         .executableTarget(name: "granaryd", dependencies: [
-            "GranaryCore", "GranaryTransport", "GranaryStorage", "GranaryManager",
+            "GranaryCore", "GranaryTransport", "GranaryStorage", "GranaryManager", "GranaryMetrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "daemon", swiftSettings: swiftSettings),

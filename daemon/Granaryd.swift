@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import GranaryCore
 import GranaryManager
+import GranaryMetrics
 import GranaryStorage
 import Logging
 #if canImport(Glibc)
@@ -61,6 +62,17 @@ struct Granaryd: AsyncParsableCommand {
 
         var manager: ManagerServer?
         var storage: StorageNode?
+        // Metrics first: an instrument made before the backend is installed stays a no-op.
+        var metrics: MetricsServer?
+        if let listen = cfg.metricsListen {
+            do {
+                metrics = try MetricsServer(listen: listen, registry: MetricsBackend.install(), logger: logger)
+                metrics?.start()
+            } catch {
+                logger.critical("cannot start: metrics endpoint ([metrics] listen): \(error)")
+                throw ExitCode(1)
+            }
+        }
         do {
             if let m = cfg.manager {
                 manager = try ManagerServer(config: m, secret: secret, settings: cfg.transport, faultInjection: cfg.faultInjection, logger: logger)
@@ -77,12 +89,14 @@ struct Granaryd: AsyncParsableCommand {
         // Tell whoever started us where we listen (tests and `granary up` use port 0).
         if let m = manager { print("granaryd: manager listening on \(m.endpoint)") }
         if let s = storage { print("granaryd: storage node \(s.id) listening on \(s.endpoint)") }
+        if let m = metrics { print("granaryd: metrics on http://\(m.endpoint)/metrics") }
         fflush(nil)
 
         let signalName = await signals.wait()
         logger.info("received \(signalName), shutting down")
         storage?.stop()
         await manager?.shutdown()
+        metrics?.stop()
         logger.info("stopped")
     }
 

@@ -85,6 +85,8 @@ public struct DaemonConfig: Sendable, Equatable {
     /// `fault_injection = true` in `[cluster]`: `granary drive inject` may slow or fail drives
     /// (tests and drills only; off by default, and both the manager and the node must have it).
     public var faultInjection: Bool = false
+    /// Where Prometheus scrapes this daemon's metrics (`[metrics] listen`); nil: no endpoint.
+    public var metricsListen: Endpoint?
 
     /// Reads and validates the config at `path`.
     public static func load(path: String) throws(ConfigError) -> DaemonConfig {
@@ -200,8 +202,15 @@ public struct DaemonConfig: Sendable, Equatable {
             }
             level = l
         }
+        var metricsListen: Endpoint?
+        if let m = try r.table("metrics") {
+            guard let listen = try m.endpoint("listen") else { throw .missingKey(file: file, key: "metrics.listen") }
+            metricsListen = listen
+        }
         try r.finish()
-        return DaemonConfig(file: file, roles: roles, secretFile: secretFile, managers: managers, manager: manager,
-                            storage: storage, transport: transport, logLevel: level, faultInjection: faultInjection)
+        var config = DaemonConfig(file: file, roles: roles, secretFile: secretFile, managers: managers, manager: manager,
+                                  storage: storage, transport: transport, logLevel: level, faultInjection: faultInjection)
+        config.metricsListen = metricsListen
+        return config
     }
 }

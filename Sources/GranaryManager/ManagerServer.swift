@@ -18,6 +18,7 @@ public final class ManagerServer: Sendable {
     let work: LeaderWork
     let server: any TransportServer
     let electionTask: Task<Void, Never>
+    let metricsTask: Task<Void, Never>
 
     public var endpoint: Endpoint { server.endpoint }
 
@@ -84,6 +85,13 @@ public final class ManagerServer: Sendable {
         advertised.withLock { $0 = bound }
         server.start()
         electionTask = election.start()
+        metricsTask = Task {
+            while !Task.isCancelled {
+                let leading = await manager.leading
+                ManagerMetrics.refresh(leading: leading, map: await manager.currentMap(), repair: await work.current?.repair.current)
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
         logger.info("manager \(name) listening on \(server.endpoint), metadata in \(config.meta.map { MetaStores.redacted($0) } ?? config.dataDir + "/meta.db")")
     }
 
@@ -96,6 +104,7 @@ public final class ManagerServer: Sendable {
 
     /// Stops at once, without releasing the lease (another manager takes over when it runs out).
     public func stop() {
+        metricsTask.cancel()
         electionTask.cancel()
         work.stop()
         server.stop()

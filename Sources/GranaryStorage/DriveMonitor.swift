@@ -3,6 +3,7 @@ import Glibc
 #endif
 import GranaryCore
 import Histogram
+import Metrics
 import Synchronization
 
 /// Measures one drive as its requests see it: latency histograms per operation (HdrHistogram,
@@ -30,7 +31,36 @@ public final class DriveMonitor: Sendable {
     private let window: Mutex<Window>
     private let clock: @Sendable () -> Double
 
-    public init(clock: @escaping @Sendable () -> Double = DriveMonitor.monotonic) {
+    /// Prometheus-style instruments of this drive (no-ops unless the process bootstrapped a metrics
+    /// backend: `granaryd` with a `[metrics]` section).
+    private let instruments: Instruments?
+
+    struct Instruments {
+        let readOps: Counter
+        let writeOps: Counter
+        let readBytes: Counter
+        let writeBytes: Counter
+        let errors: Counter
+        let crcFailures: Counter
+        let readSeconds: Timer
+        let writeSeconds: Timer
+
+        init(drive: String) {
+            let d = [("drive", drive)]
+            readOps = Counter(label: "granary_drive_operations_total", dimensions: d + [("op", "read")])
+            writeOps = Counter(label: "granary_drive_operations_total", dimensions: d + [("op", "write")])
+            readBytes = Counter(label: "granary_drive_bytes_total", dimensions: d + [("op", "read")])
+            writeBytes = Counter(label: "granary_drive_bytes_total", dimensions: d + [("op", "write")])
+            errors = Counter(label: "granary_drive_io_errors_total", dimensions: d)
+            crcFailures = Counter(label: "granary_drive_crc_failures_total", dimensions: d)
+            readSeconds = Timer(label: "granary_drive_operation_seconds", dimensions: d + [("op", "read")])
+            writeSeconds = Timer(label: "granary_drive_operation_seconds", dimensions: d + [("op", "write")])
+        }
+    }
+
+    /// `drive` labels the metrics (`node/drive`); nil records none.
+    public init(drive: String? = nil, clock: @escaping @Sendable () -> Double = DriveMonitor.monotonic) {
+        instruments = drive.map { Instruments(drive: $0) }
         self.clock = clock
         window = Mutex(Window(started: clock()))
     }
@@ -59,6 +89,21 @@ public final class DriveMonitor: Sendable {
             w.busyMicros += micros
             if failed { w.errors += 1 }
             if corrupt { w.crcFailures += 1 }
+        }
+        if let m = instruments {
+            let nanos = Int64(min(seconds, 600) * 1e9)
+            switch op {
+            case .read:
+                m.readOps.increment()
+                m.readBytes.increment(by: bytes)
+                m.readSeconds.recordNanoseconds(nanos)
+            case .write:
+                m.writeOps.increment()
+                m.writeBytes.increment(by: bytes)
+                m.writeSeconds.recordNanoseconds(nanos)
+            }
+            if failed { m.errors.increment() }
+            if corrupt { m.crcFailures.increment() }
         }
     }
 

@@ -31,7 +31,7 @@ public struct StorageService: RequestHandler {
         self.readLatencyMs = injectReadLatencyMs
         self.faults = faults
         var monitors: [String: DriveMonitor] = [:]
-        for d in store.drives() { monitors[d.id.name] = DriveMonitor() }
+        for d in store.drives() { monitors[d.id.name] = DriveMonitor(drive: d.id.description) }
         self.monitors = monitors
     }
 

@@ -6,8 +6,8 @@ import GranaryCore
 /// A thin owner of one TCP socket descriptor: blocking I/O with `errno` surfaced as text, and the
 /// few options Granary needs. Closing is idempotent and safe from any thread: the descriptor is
 /// shut down first, which wakes a thread blocked in recv, and closed exactly once.
-final class Socket: Sendable {
-    let fd: Int32
+package final class Socket: Sendable {
+    package let fd: Int32
 
     init(fd: Int32) { self.fd = fd }
 
@@ -15,9 +15,9 @@ final class Socket: Sendable {
 
     /// Wakes blocked readers and writers; the descriptor itself closes at deinit, so no thread can
     /// ever use a number the kernel has reused for another file.
-    func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+    package func shutdown() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 
-    static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+    package static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 
 
     /// Resolves `endpoint` to socket addresses (numeric hosts and names alike).
@@ -72,7 +72,7 @@ final class Socket: Sendable {
     }
 
     /// Binds and listens; port 0 picks a free port (see `localPort`).
-    static func listen(_ endpoint: Endpoint) throws(TransportError) -> Socket {
+    package static func listen(_ endpoint: Endpoint) throws(TransportError) -> Socket {
         var lastError = "no address"
         for (family, addr) in try resolve(endpoint, passive: true) {
             let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -115,7 +115,7 @@ final class Socket: Sendable {
     }
 
     /// Accepts one connection; `nil` when the listener was shut down.
-    func accept() -> (Socket, String)? {
+    package func accept() -> (Socket, String)? {
         while true {
             var ss = sockaddr_storage()
             var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -156,17 +156,17 @@ final class Socket: Sendable {
     }
 
     /// Receive timeout for blocking reads (0 = none).
-    func setReceiveTimeout(ms: Int) {
+    package func setReceiveTimeout(ms: Int) {
         var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func setSendTimeout(ms: Int) {
+    package func setSendTimeout(ms: Int) {
         var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    enum IOResult: Equatable { case ok, eof(got: Int), failed(String) }
+    package enum IOResult: Equatable { case ok, eof(got: Int), failed(String) }
 
     /// Reads exactly `buffer.count` bytes.
     func receive(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
@@ -197,7 +197,7 @@ final class Socket: Sendable {
 
     /// Writes all of `parts` in order with as few system calls as possible (one sendmsg with an
     /// iovec each), without SIGPIPE: a peer that hung up fails this send, not the process.
-    func send(_ parts: [UnsafeRawBufferPointer]) -> IOResult {
+    package func send(_ parts: [UnsafeRawBufferPointer]) -> IOResult {
         var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var index = 0
         while index < iov.count {

@@ -31,6 +31,8 @@ final class ClusterHarness: @unchecked Sendable {
     var prefixes: [String: [String]] = [:]
     /// Manager `i` runs on host `i`, node `n` on host `n - 1` (modulo the hosts), when hosts are given.
     let hosts: NetnsHosts?
+    /// Each process's metrics endpoint, when the harness was asked for metrics.
+    var metricsEndpoints: [String: Endpoint] = [:]
     let logger: Logger
 
     static var binDir: String {
@@ -44,7 +46,7 @@ final class ClusterHarness: @unchecked Sendable {
 
     init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
          health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false, managers: Int = 1, meta: String? = nil, leaseMs: Int = 2_000,
-         hosts: NetnsHosts? = nil) throws {
+         hosts: NetnsHosts? = nil, metrics: Bool = false) throws {
         self.hosts = hosts
         var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
@@ -71,7 +73,7 @@ final class ClusterHarness: @unchecked Sendable {
             let shared = meta.map { DaemonConfig.SharedMeta(meta: $0, id: name, managers: endpoints, leaseMs: leaseMs) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.managerTOML(
                 secretFile: secretFile, listen: ep, dataDir: "\(dir)/\(name)", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
-                health: health, faultInjection: faultInjection, shared: shared))
+                health: health, faultInjection: faultInjection, shared: shared) + (try metricsSection(name, metrics)))
             try start(name, config: "\(dir)/\(name).toml", prefix: hosts?.exec(i % (hosts?.count ?? 1)) ?? [])
         }
         for n in 1...nodes {
@@ -83,9 +85,17 @@ final class ClusterHarness: @unchecked Sendable {
             for d in driveList { try FileIO.makeDirectories(d.path) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.storageTOML(
                 secretFile: secretFile, managers: endpoints, node: NodeID(name)!, listen: ep,
-                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection))
+                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection) + (try metricsSection(name, metrics)))
             try start(name, config: "\(dir)/\(name).toml", prefix: hosts?.exec((n - 1) % (hosts?.count ?? 1)) ?? [])
         }
+    }
+
+    /// A `[metrics]` section on a free loopback port for process `name` (none when `on` is false).
+    func metricsSection(_ name: String, _ on: Bool) throws -> String {
+        guard on else { return "" }
+        let ep = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort())
+        metricsEndpoints[name] = ep
+        return "\n[metrics]\nlisten = \"\(ep)\"\n"
     }
 
     /// The process name of the manager at `index`.
