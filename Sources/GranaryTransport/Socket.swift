@@ -1,6 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+// The RDMA headers behind CVerbs include <sys/socket.h>, so in a whole-module (release) build the
+// socket type constants (SOCK_STREAM, SOCK_CLOEXEC) resolve through CVerbs's Clang module rather
+// than Glibc's, and are not found without it.
+import CVerbs
 import GranaryCore
 
 /// A thin owner of one TCP socket descriptor: blocking I/O with `errno` surfaced as text, and the
