@@ -57,6 +57,7 @@ let package = Package(
             "GranaryWire", "GranaryCore", "GranaryBuffers", "CVerbs",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryErasure", dependencies: [
             "GranaryCore", "CErasureCode",
@@ -81,6 +82,7 @@ let package = Package(
         .target(name: "GranaryFUSE", dependencies: [
             "GranaryCore", "GranaryMeta", "GranaryClient", "CFuse3",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryMeta", dependencies: [
             "GranaryCore",
@@ -109,6 +111,7 @@ let package = Package(
         .target(name: "GranaryClient", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryErasure", "GranaryPrefetch", "GranaryBuffers",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryManager", dependencies: [
             "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryMeta", "GranaryClient", "GranaryHealth",
@@ -123,7 +126,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "daemon", swiftSettings: swiftSettings),
         .executableTarget(name: "granary", dependencies: [
-            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager",
+            "GranaryCore", "GranaryWire", "GranaryTransport", "GranaryStorage", "GranaryManager", "GranaryMetrics",
             "GranaryClient", "GranaryErasure", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryHealth", "GranaryTestSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -178,6 +181,6 @@ let package = Package(
         .testTarget(name: "GranaryBuffersTests", dependencies: ["GranaryBuffers", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GranaryPrefetchTests", dependencies: ["GranaryPrefetch"]),
         .testTarget(name: "GranaryLoaderTests", dependencies: ["GranaryLoader", "GranaryBuffers", "GranaryMeta", "GranaryCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["GranaryTestSupport", "GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["GranaryTestSupport", "GranaryMetrics", "GranaryManager", "GranaryClient", "GranaryFUSE", "GranaryLoader", "GranaryBuffers", "GranaryPrefetch", "GranaryMeta", "GranaryErasure", "GranaryTransport", "GranaryWire", "GranaryCore"]),
     ]
 )

@@ -29,7 +29,7 @@ enum FUSEOperations {
         ops.lookup = { req, parent, name in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name)
-            r.respond("lookup '\(n)' in inode \(parent)") { fs in
+            r.respond(op: "lookup", "lookup '\(n)' in inode \(parent)") { fs in
                 var e = fs.entry(try await fs.lookup(parent: InodeID(parent), name: n))
                 fuse_reply_entry(r.req, &e)
             }
@@ -41,7 +41,7 @@ enum FUSEOperations {
         ops.getattr = { req, ino, _ in
             guard let req else { return }
             let r = FUSERequest(req: req)
-            r.respond("getattr inode \(ino)") { fs in
+            r.respond(op: "getattr", "getattr inode \(ino)") { fs in
                 var st = fs.attributes(try await fs.getattr(InodeID(ino)))
                 fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
             }
@@ -49,12 +49,12 @@ enum FUSEOperations {
         ops.readlink = { req, ino in
             guard let req else { return }
             let r = FUSERequest(req: req)
-            r.respond("readlink inode \(ino)") { fs in _ = fuse_reply_readlink(r.req, try await fs.readlink(InodeID(ino))) }
+            r.respond(op: "readlink", "readlink inode \(ino)") { fs in _ = fuse_reply_readlink(r.req, try await fs.readlink(InodeID(ino))) }
         }
         ops.mkdir = { req, parent, name, mode in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name), who = r.caller
-            r.respond("mkdir '\(n)' in inode \(parent)") { fs in
+            r.respond(op: "mkdir", "mkdir '\(n)' in inode \(parent)") { fs in
                 var e = fs.entry(try await fs.mkdir(parent: InodeID(parent), name: n, mode: UInt32(mode), uid: who.uid, gid: who.gid))
                 fuse_reply_entry(r.req, &e)
             }
@@ -62,7 +62,7 @@ enum FUSEOperations {
         ops.symlink = { req, link, parent, name in
             guard let req, let link, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name), target = String(cString: link), who = r.caller
-            r.respond("symlink '\(n)' in inode \(parent)") { fs in
+            r.respond(op: "symlink", "symlink '\(n)' in inode \(parent)") { fs in
                 var e = fs.entry(try await fs.symlink(parent: InodeID(parent), name: n, target: target, uid: who.uid, gid: who.gid))
                 fuse_reply_entry(r.req, &e)
             }
@@ -70,23 +70,23 @@ enum FUSEOperations {
         ops.unlink = { req, parent, name in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name)
-            r.respond("unlink '\(n)' in inode \(parent)") { fs in try await fs.unlink(parent: InodeID(parent), name: n); r.error(0) }
+            r.respond(op: "unlink", "unlink '\(n)' in inode \(parent)") { fs in try await fs.unlink(parent: InodeID(parent), name: n); r.error(0) }
         }
         ops.rmdir = { req, parent, name in
             guard let req, let name else { return }
             let r = FUSERequest(req: req), n = String(cString: name)
-            r.respond("rmdir '\(n)' in inode \(parent)") { fs in try await fs.rmdir(parent: InodeID(parent), name: n); r.error(0) }
+            r.respond(op: "rmdir", "rmdir '\(n)' in inode \(parent)") { fs in try await fs.rmdir(parent: InodeID(parent), name: n); r.error(0) }
         }
         ops.rename = { req, parent, name, newParent, newName, flags in
             guard let req, let name, let newName else { return }
             let r = FUSERequest(req: req), n = String(cString: name), nn = String(cString: newName)
             guard flags == 0 else { r.error(EINVAL); return }  // RENAME_EXCHANGE / NOREPLACE are not offered
-            r.respond("rename '\(n)' to '\(nn)'") { fs in try await fs.rename(parent: InodeID(parent), name: n, to: InodeID(newParent), nn); r.error(0) }
+            r.respond(op: "rename", "rename '\(n)' to '\(nn)'") { fs in try await fs.rename(parent: InodeID(parent), name: n, to: InodeID(newParent), nn); r.error(0) }
         }
         ops.open = { req, ino, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), flags = fi.pointee.flags, info = FileInfo(fi)
-            r.respond("open inode \(ino)") { fs in
+            r.respond(op: "open", "open inode \(ino)") { fs in
                 let (handle, keep) = try await fs.open(InodeID(ino), flags: flags)
                 var f = info.value
                 f.fh = handle
@@ -97,7 +97,7 @@ enum FUSEOperations {
         ops.read = { req, ino, size, offset, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), handle = fi.pointee.fh, pid = r.pid
-            r.respond("read inode \(ino) at \(offset)") { fs in
+            r.respond(op: "read", "read inode \(ino) at \(offset)") { fs in
                 let buffer = OwnedBuffer(count: size)
                 let n = try await fs.read(handle, offset: Int64(offset), into: buffer.raw, pid: pid)
                 fuse_reply_buf(r.req, buffer.raw.baseAddress?.assumingMemoryBound(to: CChar.self), n)
@@ -106,7 +106,7 @@ enum FUSEOperations {
         ops.create = { req, parent, name, mode, fi in
             guard let req, let name, let fi else { return }
             let r = FUSERequest(req: req), n = String(cString: name), info = FileInfo(fi), who = r.caller
-            r.respond("create '\(n)' in inode \(parent)") { fs in
+            r.respond(op: "create", "create '\(n)' in inode \(parent)") { fs in
                 let (handle, inode) = try await fs.create(parent: InodeID(parent), name: n, mode: UInt32(mode), caller: who)
                 var e = fs.entry(inode)
                 var f = info.value
@@ -120,7 +120,7 @@ enum FUSEOperations {
             // The kernel's buffer is only valid during this call: copy it for the task.
             let data = OwnedBuffer(count: size)
             if let buf, size > 0 { data.raw.copyMemory(from: UnsafeRawBufferPointer(start: buf, count: size)) }
-            r.respond("write inode \(ino) at \(offset)") { fs in
+            r.respond(op: "write", "write inode \(ino) at \(offset)") { fs in
                 let n = try await fs.write(handle, offset: Int64(offset), bytes: data)
                 fuse_reply_write(r.req, n)
             }
@@ -129,12 +129,12 @@ enum FUSEOperations {
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), handle = fi.pointee.fh
             let pid = fuse_req_ctx(req)?.pointee.pid ?? 0
-            r.respond("close inode \(ino)") { fs in try await fs.flush(handle, pid: pid); r.error(0) }
+            r.respond(op: "close", "close inode \(ino)") { fs in try await fs.flush(handle, pid: pid); r.error(0) }
         }
         ops.fsync = { req, ino, _, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), handle = fi.pointee.fh
-            r.respond("fsync inode \(ino)") { fs in try await fs.fsync(handle); r.error(0) }
+            r.respond(op: "fsync", "fsync inode \(ino)") { fs in try await fs.fsync(handle); r.error(0) }
         }
         ops.setattr = { req, ino, attr, toSet, _ in
             guard let req, let attr else { return }
@@ -153,7 +153,7 @@ enum FUSEOperations {
             } else {
                 mtime = nil
             }
-            r.respond("setattr inode \(ino)") { fs in
+            r.respond(op: "setattr", "setattr inode \(ino)") { fs in
                 var st = fs.attributes(try await fs.setattr(InodeID(ino), mode: mode, uid: uid, gid: gid, size: size, mtime: mtime))
                 fuse_reply_attr(r.req, &st, fs.options.attrTimeout)
             }
@@ -169,7 +169,7 @@ enum FUSEOperations {
         ops.opendir = { req, ino, fi in
             guard let req, let fi else { return }
             let r = FUSERequest(req: req), info = FileInfo(fi)
-            r.respond("opendir inode \(ino)") { fs in
+            r.respond(op: "opendir", "opendir inode \(ino)") { fs in
                 var f = info.value
                 f.fh = try await fs.opendir(InodeID(ino))
                 fuse_reply_open(r.req, &f)
@@ -191,7 +191,7 @@ enum FUSEOperations {
         ops.statfs = { req, _ in
             guard let req else { return }
             let r = FUSERequest(req: req)
-            r.respond("statfs") { fs in
+            r.respond(op: "statfs", "statfs") { fs in
                 let s = try await fs.statfs()
                 var st = statvfs()
                 let block = UInt(fs.options.maxIO)

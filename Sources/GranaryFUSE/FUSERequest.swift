@@ -1,4 +1,5 @@
 import CFuse3
+import Metrics
 
 /// A kernel request handed from a FUSE worker thread to the task that answers it.
 ///
@@ -29,12 +30,20 @@ struct FUSERequest: @unchecked Sendable {
 
     /// Answers on a task of its own: `body` does the work and sends the reply; a failure it throws
     /// is answered with its errno (and logged as `what` when unexpected).
-    func respond(_ what: @escaping @autoclosure @Sendable () -> String,
+    func respond(op: String, _ what: @escaping @autoclosure @Sendable () -> String,
                  _ body: @escaping @Sendable (GranaryFileSystem) async throws -> Void) {
         let r = self
         Task {
             let fs = r.fileSystem
-            do { try await body(fs) } catch { r.error(fs.errno(error, what())) }
+            let started = ContinuousClock.now
+            do { try await body(fs) } catch {
+                r.error(fs.errno(error, what()))
+                Counter(label: "granary_fuse_errors_total", dimensions: [("op", op)]).increment()
+            }
+            // Metrics cost nothing unless the mount installed a backend (`--metrics-listen`).
+            let took = ContinuousClock.now - started
+            Timer(label: "granary_fuse_operation_seconds", dimensions: [("op", op)])
+                .recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
         }
     }
 }

@@ -46,24 +46,34 @@ extension Transport {
 
     /// One request to `peer`, on the pooled connection.
     public func call(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], idempotent: Bool = true, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
-        let c = try await connection(to: peer)
-        do {
-            return try await c.call(type, body, timeoutMs: timeoutMs)
+        do throws(TransportError) {
+            let c = try await connection(to: peer)
+            do {
+                return try await c.call(type, body, timeoutMs: timeoutMs)
+            } catch {
+                guard idempotent, case .connectionClosed = error else { throw error }
+                return try await connection(to: peer).call(type, body, timeoutMs: timeoutMs)
+            }
         } catch {
-            guard idempotent, case .connectionClosed = error else { throw error }
-            return try await connection(to: peer).call(type, body, timeoutMs: timeoutMs)
+            error.count()
+            throw error
         }
     }
 
     /// Reads a data response's bulk data straight into `buffer` and returns its head, on the pooled connection.
     @discardableResult
     public func read(_ peer: Endpoint, _ type: MessageType, _ body: [UInt8], into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int? = nil) async throws(TransportError) -> [UInt8] {
-        let c = try await connection(to: peer)
-        do {
-            return try await c.read(type, body, into: buffer, timeoutMs: timeoutMs)
+        do throws(TransportError) {
+            let c = try await connection(to: peer)
+            do {
+                return try await c.read(type, body, into: buffer, timeoutMs: timeoutMs)
+            } catch {
+                guard case .connectionClosed = error else { throw error }
+                return try await connection(to: peer).read(type, body, into: buffer, timeoutMs: timeoutMs)
+            }
         } catch {
-            guard case .connectionClosed = error else { throw error }
-            return try await connection(to: peer).read(type, body, into: buffer, timeoutMs: timeoutMs)
+            error.count()
+            throw error
         }
     }
 

@@ -1,5 +1,6 @@
 import GranaryCore
 import GranaryWire
+import Metrics
 
 /// Why a transport operation failed. Each case names the peer.
 public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -41,6 +42,27 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .remote(_, r): return r.code == .notLeader
         default: return false
         }
+    }
+
+    /// The metric label of this kind of failure (`granary_transport_errors_total{kind}`).
+    public var kind: String {
+        switch self {
+        case .connectFailed: return "connect_failed"
+        case .connectTimeout: return "connect_timeout"
+        case .authenticationFailed: return "authentication_failed"
+        case .timeout: return "timeout"
+        case .connectionClosed: return "connection_closed"
+        case .protocolError: return "protocol_error"
+        case .remote: return "remote_error"
+        case .unexpectedLength: return "unexpected_length"
+        case .listenFailed: return "listen_failed"
+        case .rdmaUnavailable: return "rdma_unavailable"
+        }
+    }
+
+    /// Counts this failure of a call or read (a no-op unless the process installed a metrics backend).
+    func count() {
+        Counter(label: "granary_transport_errors_total", dimensions: [("kind", kind)]).increment()
     }
 
     /// The remote error, if the peer answered with one.

@@ -3,6 +3,7 @@ import Foundation
 import GranaryClient
 import GranaryCore
 import GranaryFUSE
+import GranaryMetrics
 import Logging
 
 /// `granary mount MOUNTPOINT`: the cluster's namespace as a file system (FUSE).
@@ -19,16 +20,36 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: "Seconds the kernel caches attributes and names.") var attrTimeout = 1.0
     @Option(help: "Worker threads of the session loop.") var threads = 8
     @Option(help: "Log file of a background mount (default: /tmp/granary-mount-<pid>.log).") var log: String?
+    @Option(help: ArgumentHelp("Serve this mount's Prometheus metrics (cache, prefetch, FUSE operations, transport errors) at http://HOST:PORT/metrics.", valueName: "host:port"))
+    var metricsListen: String?
 
     func run() async throws {
         if !foreground { return try background() }
         var logger = Logger(label: "granary-mount")
         logger.logLevel = .info
+        // The metrics backend goes in before anything records, so no instrument is left a no-op.
+        var exporter: MetricsServer?
+        if let metricsListen {
+            guard let listen = Endpoint(parsing: metricsListen, allowAnyPort: true) else {
+                throw ValidationError("--metrics-listen: expected host:port, got '\(metricsListen)'")
+            }
+            do { exporter = try MetricsServer(listen: listen, registry: MetricsBackend.install(), logger: logger) } catch {
+                throw CLIError("--metrics-listen: \(error)")
+            }
+        }
+        defer { exporter?.stop() }
         var settings = FileClientSettings()
         settings.mapMaxAgeMs = 1_000
         let (client, transport) = try options.fileClient(settings: settings)
         defer { transport.closeAll() }
         let cache = try cacheOptions.install(on: client, options: options, logger: logger)
+        var publisher: Task<Void, Never>?
+        if let exporter {
+            exporter.start()
+            publisher = ClientMetrics(client: client).start()
+            FileHandle.standardError.write(Data("granary: metrics on http://\(exporter.endpoint)/metrics\n".utf8))
+        }
+        defer { publisher?.cancel() }
         var o = MountOptions()
         o.readOnly = readOnly
         o.allowOther = allowOther
@@ -62,6 +83,7 @@ struct MountCommand: AsyncParsableCommand {
             if let value { args += [flag, value] }
         }
         if allowOther { args.append("--allow-other") }
+        if let metricsListen { args += ["--metrics-listen", metricsListen] }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
                               : (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])

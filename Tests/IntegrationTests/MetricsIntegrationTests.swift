@@ -1,6 +1,9 @@
 import Foundation
 import GranaryClient
 import GranaryCore
+import GranaryFUSE
+import GranaryMetrics
+import GranaryTransport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -86,6 +89,57 @@ extension IntegrationSuites {
             #expect(try Self.exchange(manager, Array("\u{01}\u{02}garbage\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400"))
             #expect(try Self.exchange(manager, [UInt8](repeating: 65, count: 20_000)).hasPrefix("HTTP/1.1 431"))
             #expect(try Self.get(manager).hasPrefix("HTTP/1.1 200 OK"))
+        }
+            /// A client's figures (a mount's): cache hits and misses, FUSE operations, transport errors,
+        /// published through the process's backend and served by the endpoint.
+        @Test(.enabled(if: FUSELibrary.deviceUsable && getuid() == 0, "needs /dev/fuse and root"))
+        func aMountsCacheFUSEAndTransportFiguresAreExported() async throws {
+            let registry = MetricsBackend.install()
+            let server = try MetricsServer(listen: Endpoint(host: "127.0.0.1", port: 0), registry: registry, logger: .init(label: "t"))
+            server.start()
+            defer { server.stop() }
+            let cluster = try ClusterHarness(nodes: 3, drives: 1)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 3 && $0.allUp } != nil)
+            let (client, t) = ErasureIntegrationTests.client(cluster)
+            defer { t.closeAll() }
+            let c = try await client.meta.mkdirAll("/c")
+            try await client.meta.setLayout(c.id, StripeLayout(k: 2, m: 1, fragmentSize: 64 << 10, backend: "isa_l_rs_cauchy"))
+            let bytes = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+            try await client.writeFile("/c/a", bytes: bytes)
+            var settings = CacheSettings()
+            settings.memoryBytes = 8 << 20
+            settings.directory = nil
+            let cache = try ReadCache(client: client, settings: settings, namespace: "metrics-test", logger: cluster.logger)
+            client.setCache(cache)
+            defer { client.setCache(nil) }
+            let mnt = cluster.dir + "/mnt"
+            try FileIO.makeDirectories(mnt)
+            var o = MountOptions()
+            o.attrTimeout = 0
+            o.entryTimeout = 0
+            let mount = try FUSEMount(mountpoint: mnt, fileSystem: GranaryFileSystem(client: client, options: o, logger: cluster.logger), logger: cluster.logger)
+            mount.start()
+            defer { mount.stop() }
+            for _ in 0..<2 {
+                #expect(FileManager.default.contents(atPath: mnt + "/c/a").map { Array($0) } == bytes)
+                let fd = open(mnt + "/c/a", O_RDONLY)
+                _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+                close(fd)
+            }
+            // A call to a port nobody listens on: a transport error of its kind.
+            _ = try? await t.call(Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort()), .ping, [1])
+            ClientMetrics(client: client).refresh()
+
+            let text = try Self.get(server.endpoint)
+            #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+            #expect((Self.value(text, #"granary_cache_requests_total{result="memory_hit"}"#) ?? 0) >= 1, "\(text.prefix(3_000))")
+            #expect((Self.value(text, #"granary_cache_requests_total{result="miss"}"#) ?? 0) >= 1)
+            #expect((Self.value(text, "granary_cache_hit_ratio") ?? 0) > 0)
+            #expect((Self.value(text, #"granary_fuse_operation_seconds_count{op="read"}"#) ?? 0) >= 1)
+            #expect((Self.value(text, #"granary_fuse_operation_seconds_count{op="lookup"}"#) ?? 0) >= 1)
+            #expect((Self.value(text, #"granary_transport_errors_total{kind="connect_failed"}"#) ?? 0) >= 1)
+            #expect((Self.value(text, #"granary_transport_read_bytes_total{path="direct"}"#) ?? 0) > 0)
         }
     }
 }
