@@ -1,7 +1,8 @@
 /// A TCP address `host:port` (IPv4 literal, `localhost`, or a host name; `[v6]:port` for IPv6).
 ///
 /// Guarantees a non-empty host and a port in 1...65535 (0 only where `allowAnyPort` was asked
-/// for, meaning "pick a free port" when listening).
+/// for, meaning "pick a free port" when listening). A parsed host is printable ASCII without
+/// brackets, so `description` always parses back to the same endpoint.
 public struct Endpoint: Hashable, Codable, Sendable, CustomStringConvertible {
     public let host: String
     public let port: UInt16
@@ -26,7 +27,11 @@ public struct Endpoint: Hashable, Codable, Sendable, CustomStringConvertible {
             hostPart = s[..<colon]
             portPart = s[s.index(after: colon)...]
         }
-        guard !hostPart.isEmpty, let port = UInt16(portPart), port > 0 || allowAnyPort else { return nil }
+        // A host such as `,::1]` (from `,::1]:7402`) was accepted and printed as `[,::1]]:7402`,
+        // which does not parse: one storage node heartbeating that address made the cluster map
+        // undecodable for every client (found by ops/fuzz). Host names and IP literals are ASCII.
+        guard !hostPart.isEmpty, hostPart.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && $0 != "[" && $0 != "]" }),
+              let port = UInt16(portPart), port > 0 || allowAnyPort else { return nil }
         self.init(host: String(hostPart), port: port)
     }
 
