@@ -12,6 +12,7 @@ public final class ConfigReader {
 
     /// Parses `text` (the contents of `file`).
     public convenience init(text: String, file: String) throws(ConfigError) {
+        try TOMLPrecheck.check(text, file: file)
         do {
             self.init(table: try TOMLTable(string: text), file: file, prefix: "")
         } catch let e as TOMLParseError {
