@@ -151,6 +151,15 @@ let package = Package(
         .executableTarget(name: "health-train-default", dependencies: ["GranaryHealth"], path: "ops/health-train-default",
                           swiftSettings: swiftSettings),
 
+        // Fuzz targets (issue 10, docs/OPERATIONS.md "Fuzzing"): the wire decoder and the config
+        // parser. `ops/fuzz/run` builds them in .build/fuzz with `-sanitize=fuzzer,address -D
+        // GRANARY_FUZZING`, where their entry point starts libFuzzer's driver; in the ordinary build
+        // their `main` replays input files instead, so `swift build` links them without libFuzzer.
+        .executableTarget(name: "granary-fuzz-wire", dependencies: ["GranaryWire", "GranaryCore"], path: "ops/fuzz/WireFuzz",
+                          swiftSettings: swiftSettings),
+        .executableTarget(name: "granary-fuzz-config", dependencies: ["GranaryCore"], path: "ops/fuzz/ConfigFuzz",
+                          swiftSettings: swiftSettings),
+
         // The docs/LOADER.md example: streams one epoch of a dataset and prints samples/s.
         .executableTarget(name: "granary-loader-example", dependencies: [
             "GranaryLoader", "GranaryClient", "GranaryBuffers", "GranaryCore", "GranaryTransport",
@@ -158,8 +167,9 @@ let package = Package(
         ], path: "Examples/LoaderExample", swiftSettings: swiftSettings),
 
         // MARK: Tests (one target per module, plus integration tests that start real processes)
-        .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore"]),
-        .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore"]),
+        // The fuzz targets' checks run on the kept fuzz inputs (ops/fuzz/regressions) as tests.
+        .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore", "granary-fuzz-config"]),
+        .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore", "granary-fuzz-wire"]),
         .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore"]),
         // The conformance suite runs against both engines; PostgresNIO sets up the PostgreSQL side
         // (databases per test, schemas by hand) around the store under test.
