@@ -45,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "CErasureCode", path: "Sources/CErasureCode", providers: [.apt(["liberasurecode-dev"])]),
         .systemLibrary(name: "CFuse3", path: "Sources/CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CVerbs", path: "Sources/CVerbs", providers: [.apt(["librdmacm-dev", "libibverbs-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // MARK: Library modules
         .target(name: "GranaryCore", dependencies: [
@@ -54,7 +55,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .target(name: "GranaryWire", dependencies: ["GranaryCore"], swiftSettings: swiftSettings),
         .target(name: "GranaryTransport", dependencies: [
-            "GranaryWire", "GranaryCore", "GranaryBuffers", "CVerbs",
+            "GranaryWire", "GranaryCore", "GranaryBuffers", "CVerbs", "COpenSSL",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -170,7 +171,7 @@ let package = Package(
         // The fuzz targets' checks run on the kept fuzz inputs (ops/fuzz/regressions) as tests.
         .testTarget(name: "GranaryCoreTests", dependencies: ["GranaryCore", "granary-fuzz-config"]),
         .testTarget(name: "GranaryWireTests", dependencies: ["GranaryWire", "GranaryCore", "granary-fuzz-wire"]),
-        .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore"]),
+        .testTarget(name: "GranaryTransportTests", dependencies: ["GranaryTransport", "GranaryTransportConformance", "GranaryWire", "GranaryCore", "GranaryTestSupport"]),
         // The conformance suite runs against both engines; PostgresNIO sets up the PostgreSQL side
         // (databases per test, schemas by hand) around the store under test.
         // Throwaway servers for tests and benchmarks: a PostgreSQL server per process (the test targets,

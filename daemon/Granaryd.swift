@@ -40,8 +40,8 @@ struct Granaryd: AsyncParsableCommand {
             Self.fail("granaryd: --log-level: expected one of \(LogLevelName.names)\n")
             throw ExitCode(2)
         }
-        let secret: ClusterSecret
-        do { secret = try ClusterSecret.load(path: cfg.secretFile) } catch {
+        let keys: ClusterKeys
+        do { keys = try ClusterKeys(path: cfg.secretFile) } catch {
             Self.fail("granaryd: \(cfg.file): cluster.secret_file: \(error)\n")
             throw ExitCode(2)
         }
@@ -60,6 +60,19 @@ struct Granaryd: AsyncParsableCommand {
         let signals = SignalWatch()
         signal(SIGPIPE, SIG_IGN)
 
+        // A rotated secret file is picked up within seconds, without a restart (docs/OPERATIONS.md,
+        // "Rotating the cluster secret"); the secrets themselves never reach the log.
+        let keyWatch = keys.watch { [logger, file = cfg.secretFile] r in
+            switch r {
+            case let .reloaded(k):
+                logger.notice("cluster secret file \(file) reloaded: \(k.previous == nil ? "one secret (no rotation in progress)" : "a new current secret; the previous one is still accepted")")
+            case let .refused(e):
+                logger.error("cluster secret file \(file) changed but cannot be used, keeping the secrets in use: \(e)")
+            case .unchanged: break
+            }
+        }
+        defer { keyWatch.cancel() }
+
         var manager: ManagerServer?
         var storage: StorageNode?
         // Metrics first: an instrument made before the backend is installed stays a no-op.
@@ -75,10 +88,10 @@ struct Granaryd: AsyncParsableCommand {
         }
         do {
             if let m = cfg.manager {
-                manager = try ManagerServer(config: m, secret: secret, settings: cfg.transport, faultInjection: cfg.faultInjection, logger: logger)
+                manager = try ManagerServer(config: m, keys: keys, settings: cfg.transport, faultInjection: cfg.faultInjection, logger: logger)
             }
             if let s = cfg.storage {
-                storage = try StorageNode(config: s, managers: cfg.managers, secret: secret, settings: cfg.transport,
+                storage = try StorageNode(config: s, managers: cfg.managers, keys: keys, settings: cfg.transport,
                                           faultInjection: cfg.faultInjection, logger: logger)
             }
         } catch {

@@ -7,6 +7,7 @@ PKGS=(
   fuse3 libfuse3-dev            # FUSE client (CFuse3)
   liberasurecode-dev libisal-dev # erasure coding (CErasureCode) and CRC32C (CISAL)
   librdmacm-dev libibverbs-dev  # RDMA transport (CVerbs)
+  libssl-dev openssl            # TLS on the TCP transport (COpenSSL); the tests make certificates with openssl
   libsqlite3-dev                # SQLite metadata engine (GRDB)
   postgresql                    # PostgreSQL metadata engine: the tests start a throwaway server from its binaries
   smartmontools                 # drive health: SMART attributes via smartctl --json (a VM's drives have none; the note says why)

@@ -32,7 +32,7 @@ public struct ClientConfig: Sendable, Equatable {
         let secret = try cluster.requiredString("secret_file")
         let managers = try cluster.endpoints("managers") ?? []
         if managers.isEmpty { throw .missingKey(file: path, key: "cluster.managers") }
-        let transport = try TransportSettings.read(from: r, cluster: cluster)
+        let transport = try TransportSettings.read(from: r, cluster: cluster, daemon: false)
         let cache = try CacheSettings.read(from: r)
         try r.finish()
         return ClientConfig(file: path, managers: managers, secretFile: secret, transport: transport, cache: cache)
@@ -45,7 +45,16 @@ public struct ClientConfig: Sendable, Equatable {
         [cluster]
         managers = [\(managers.map { "\"\($0)\"" }.joined(separator: ", "))]
         secret_file = "\(secretFile)"\(transport.kind == .tcp ? "" : "\ntransport = \"\(transport.kind.rawValue)\"")
-
+        \(tlsTOML)
         """
+    }
+
+    /// The `[tls]` section, when TLS is on.
+    var tlsTOML: String {
+        guard let t = transport.tls else { return "" }
+        var lines = ["", "[tls]", "ca_file = \"\(t.caFile)\""]
+        if let c = t.certFile, let k = t.keyFile { lines += ["cert_file = \"\(c)\"", "key_file = \"\(k)\""] }
+        if !t.verifyName { lines.append("verify_name = false") }
+        return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -27,6 +27,7 @@ public struct ClusterSecret: Sendable, Equatable, CustomStringConvertible {
         case io(FileIO.Failure)
         case unsafeMode(path: String, mode: String)
         case malformed(path: String)
+        case malformedLine(path: String, line: Int, reason: String)
         case exists(path: String)
 
         public var description: String {
@@ -35,26 +36,38 @@ public struct ClusterSecret: Sendable, Equatable, CustomStringConvertible {
             case let .unsafeMode(path, mode):
                 return "cluster secret \(path) has mode \(mode): other users can read it; run chmod 600 \(path)"
             case let .malformed(path): return "cluster secret \(path) is not 64 hex digits (generate one with `granary cluster init`)"
+            case let .malformedLine(path, line, reason): return "cluster secret \(path):\(line): \(reason)"
             case let .exists(path): return "cluster secret \(path) already exists; pass --force to replace it (every node must then get the new one)"
             }
         }
     }
 
-    /// Reads a secret file, refusing one that group or others can read.
+    /// Reads a secret file's current secret, refusing a file that group or others can read.
     public static func load(path: String) throws(Failure) -> ClusterSecret {
+        try loadKeyring(path: path).current
+    }
+
+    /// Reads every secret of a secret file (see `ClusterKeyring`), refusing a file that group or
+    /// others can read.
+    public static func loadKeyring(path: String) throws(Failure) -> ClusterKeyring {
         let mode: mode_t
         do { mode = try FileIO.mode(path) } catch { throw .io(error) }
-        guard mode & 0o077 == 0 else { throw .unsafeMode(path: path, mode: String(mode, radix: 8)) }
+        guard mode & 0o077 == 0 else { throw .unsafeMode(path: path, mode: String(mode & 0o7777, radix: 8)) }
         let text: String
         do { text = try FileIO.readString(path) } catch { throw .io(error) }
-        let hex = Array(text.utf8.filter { $0 != 0x0A && $0 != 0x0D && $0 != 0x20 })
-        guard hex.count == 64 else { throw .malformed(path: path) }
+        return try ClusterKeyring.parse(text, path: path)
+    }
+
+    /// Parses 64 hex digits.
+    public init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
         var bytes: [UInt8] = []
         for i in stride(from: 0, to: 64, by: 2) {
-            guard let b = UInt8(String(decoding: hex[i..<i + 2], as: UTF8.self), radix: 16) else { throw .malformed(path: path) }
+            guard let b = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
             bytes.append(b)
         }
-        return ClusterSecret(bytes: bytes)
+        self.bytes = bytes
     }
 
     /// Writes the secret with mode 0600; refuses to replace an existing file unless `overwrite`.

@@ -6,7 +6,16 @@ public enum ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingKey(file: String, key: String)
     case badValue(file: String, key: String, value: String, expected: String)
     case missingDirectory(file: String, key: String, path: String)
-    case unsafePermissions(file: String, mode: String)
+    case unsafePermissions(file: String, mode: String, problem: PermissionProblem)
+
+    /// What an unsafe mode lets other users do.
+    public enum PermissionProblem: Sendable, Equatable {
+        /// A file holding a secret (the cluster secret, a TLS key, a config with a database
+        /// password) that group or others can read.
+        case readableByOthers
+        /// A config that group or others can change, and so change what the daemon runs and trusts.
+        case writableByOthers
+    }
 
     public var description: String {
         switch self {
@@ -18,8 +27,10 @@ public enum ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(file): bad value for '\(key)': \(value) (expected \(expected))"
         case let .missingDirectory(file, key, path):
             return "\(file): '\(key)' names '\(path)', which is not an existing directory"
-        case let .unsafePermissions(file, mode):
-            return "\(file): mode \(mode) lets other users read it; run chmod 600 \(file)"
+        case let .unsafePermissions(file, mode, .readableByOthers):
+            return "\(file): mode \(mode) lets other users read a secret in it; run chmod 600 \(file)"
+        case let .unsafePermissions(file, mode, .writableByOthers):
+            return "\(file): mode \(mode) lets other users change it; run chmod go-w \(file)"
         }
     }
 }

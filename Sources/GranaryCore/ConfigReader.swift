@@ -22,8 +22,12 @@ public final class ConfigReader {
         }
     }
 
-    /// Reads the file at `path`.
+    /// Reads the file at `path`, refusing one that group or others may write: whoever can change a
+    /// config decides which managers, secret and certificates a process trusts.
     public convenience init(path: String) throws(ConfigError) {
+        if let mode = try? FileIO.mode(path), mode & 0o022 != 0 {
+            throw .unsafePermissions(file: path, mode: String(mode & 0o7777, radix: 8), problem: .writableByOthers)
+        }
         let text: String
         do {
             text = try FileIO.readString(path)

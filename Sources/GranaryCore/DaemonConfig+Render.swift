@@ -44,6 +44,15 @@ extension DaemonConfig {
         return text
     }
 
+    /// A `[tls]` section for `settings` (appended to a config made above).
+    public static func tlsTOML(_ settings: TLSSettings) -> String {
+        var text = "\n[tls]\nca_file = \"\(settings.caFile)\"\n"
+        if let cert = settings.certFile, let key = settings.keyFile { text += "cert_file = \"\(cert)\"\nkey_file = \"\(key)\"\n" }
+        if !settings.verifyName { text += "verify_name = false\n" }
+        if settings.requireClientCert { text += "require_client_cert = true\n" }
+        return text
+    }
+
     /// What a manager among several sharing one database needs in its config.
     public struct SharedMeta: Sendable {
         public var meta: String

@@ -89,8 +89,24 @@ public struct DaemonConfig: Sendable, Equatable {
     public var metricsListen: Endpoint?
 
     /// Reads and validates the config at `path`.
+    /// Reads and validates the config at `path`. A config whose `manager.meta` URL carries a
+    /// password must not be readable by group or others, like the cluster secret.
     public static func load(path: String) throws(ConfigError) -> DaemonConfig {
-        try parse(ConfigReader(path: path))
+        let config = try parse(ConfigReader(path: path))
+        if let meta = config.manager?.meta, Self.carriesPassword(meta), let mode = try? FileIO.mode(path), mode & 0o077 != 0 {
+            throw .unsafePermissions(file: path, mode: String(mode & 0o7777, radix: 8), problem: .readableByOthers)
+        }
+        return config
+    }
+
+    /// Whether a metadata URL holds a password (`user:password@` or a `password=` parameter).
+    static func carriesPassword(_ url: String) -> Bool {
+        guard let scheme = url.range(of: "://") else { return false }
+        let rest = url[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") { return true }
+        guard let q = rest.firstIndex(of: "?") else { return false }
+        return rest[rest.index(after: q)...].split(separator: "&").contains { $0.lowercased().hasPrefix("password=") }
     }
 
     public static func parse(text: String, file: String) throws(ConfigError) -> DaemonConfig {
@@ -193,7 +209,7 @@ public struct DaemonConfig: Sendable, Equatable {
             throw .missingKey(file: file, key: "storage")
         }
 
-        let transport = try TransportSettings.read(from: r, cluster: cluster)
+        let transport = try TransportSettings.read(from: r, cluster: cluster, daemon: true)
         let faultInjection = try cluster.bool("fault_injection") ?? false
         var level = "info"
         if let log = try r.table("log"), let l = try log.string("level") {

@@ -16,13 +16,16 @@ public struct TransportSettings: Sendable, Equatable {
     public var requestTimeoutMs: Int = 30_000
     /// A peer that has not authenticated by then is disconnected.
     public var authTimeoutMs: Int = 5_000
+    /// TLS on the TCP transport (`[tls]`); nil: plaintext, authenticated by the cluster secret.
+    public var tls: TLSSettings?
 
     public init() {}
 
     static let keysHelp = "max_frame, connect_timeout_ms, request_timeout_ms, auth_timeout_ms"
 
-    /// Reads `[transport]` if present, and `transport` from the `[cluster]` table.
-    public static func read(from root: ConfigReader, cluster: ConfigReader?) throws(ConfigError) -> TransportSettings {
+    /// Reads `[transport]` if present, `transport` from the `[cluster]` table, and `[tls]`
+    /// (`daemon`: a certificate and key are required).
+    public static func read(from root: ConfigReader, cluster: ConfigReader?, daemon: Bool) throws(ConfigError) -> TransportSettings {
         var s = TransportSettings()
         if let cluster, let v = try cluster.string("transport") {
             guard let kind = Kind(rawValue: v) else {
@@ -30,6 +33,7 @@ public struct TransportSettings: Sendable, Equatable {
             }
             s.kind = kind
         }
+        s.tls = try TLSSettings.read(from: root, daemon: daemon, kind: s.kind)
         guard let t = try root.table("transport") else { return s }
         if let v = try t.byteSize("max_frame", range: 4096...(1 << 30)) { s.maxFrameBytes = Int(v.bytes) }
         if let v = try t.int("connect_timeout_ms", range: 1...600_000) { s.connectTimeoutMs = v }

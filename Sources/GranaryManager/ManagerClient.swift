@@ -16,10 +16,10 @@ public struct ManagerClient: Sendable {
 
     /// The managers and secret of a client config.
     public init(config: ClientConfig, logger: Logger) throws(ManagerClient.SetupError) {
-        let secret: ClusterSecret
-        do { secret = try ClusterSecret.load(path: config.secretFile) } catch { throw .secret(error) }
+        let keys: ClusterKeys
+        do { keys = try ClusterKeys(path: config.secretFile) } catch { throw .secret(error) }
         do {
-            self.init(managers: config.managers, transport: try Transports.client(secret: secret, settings: config.transport, logger: logger))
+            self.init(managers: config.managers, transport: try Transports.client(keys: keys, settings: config.transport, logger: logger))
         } catch { throw .transport(error) }
     }
 

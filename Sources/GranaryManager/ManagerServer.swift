@@ -24,7 +24,7 @@ public final class ManagerServer: Sendable {
 
     /// Opens (or creates) the metadata (`meta` in the config, else SQLite in `dataDir`) and starts
     /// listening. `faultInjection` lets `granary drive inject` through to the nodes.
-    public init(config: DaemonConfig.Manager, secret: ClusterSecret, settings: TransportSettings, faultInjection: Bool = false,
+    public init(config: DaemonConfig.Manager, keys: ClusterKeys, settings: TransportSettings, faultInjection: Bool = false,
                 logger: Logger) throws(ManagerStartError) {
         do { try FileIO.makeDirectories(config.dataDir) } catch { throw .dataDir(error) }
         let store: any MetaStore
@@ -37,7 +37,7 @@ public final class ManagerServer: Sendable {
         var fileSettings = FileClientSettings()
         fileSettings.mapMaxAgeMs = 500
         let transport: any Transport
-        do { transport = try Transports.client(secret: secret, settings: settings, logger: logger) } catch { throw .listen(error) }
+        do { transport = try Transports.client(keys: keys, settings: settings, logger: logger) } catch { throw .listen(error) }
         let files = FileClient(managers: [config.listen], transport: transport, settings: fileSettings, logger: logger)
         let work = LeaderWork()
         self.work = work
@@ -75,7 +75,7 @@ public final class ManagerServer: Sendable {
         let election = self.election
         let advertised = Mutex<String>(config.listen.description)
         do {
-            server = try Transports.server(listen: config.listen, secret: secret, settings: settings,
+            server = try Transports.server(listen: config.listen, keys: keys, settings: settings,
                                            handler: ManagerService(manager: manager, work: { work.current },
                                                                    whoLeads: { (name, election.leader.name) },
                                                                    status: { (name, advertised.withLock { $0 }, election.leader.epoch) }),

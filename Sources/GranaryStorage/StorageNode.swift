@@ -21,7 +21,7 @@ public final class StorageNode: Sendable {
 
     /// `faultInjection`: `granary drive inject` may install faults on this node's drives (the
     /// config's `fault_injection`; tests and drills only).
-    public init(config: DaemonConfig.Storage, managers: [Endpoint], secret: ClusterSecret,
+    public init(config: DaemonConfig.Storage, managers: [Endpoint], keys: ClusterKeys,
                 settings: TransportSettings, faultInjection: Bool = false, logger: Logger) throws(StorageStartError) {
         id = config.nodeID
         do {
@@ -44,12 +44,12 @@ public final class StorageNode: Sendable {
             let service = StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs, buffers: buffers,
                                          faults: FaultInjector(enabled: faultInjection))
             self.service = service
-            server = try Transports.server(listen: config.listen, secret: secret, settings: settings, handler: service, logger: logger)
+            server = try Transports.server(listen: config.listen, keys: keys, settings: settings, handler: service, logger: logger)
         } catch { throw .listen(error) }
         // With port 0 in `listen`, advertise the port actually bound.
         let advertise = config.advertise.port == 0 ? Endpoint(host: config.advertise.host, port: server.endpoint.port) : config.advertise
         let transport: any Transport
-        do { transport = try Transports.client(secret: secret, settings: settings, logger: logger) } catch { throw .listen(error) }
+        do { transport = try Transports.client(keys: keys, settings: settings, logger: logger) } catch { throw .listen(error) }
         self.transport = transport
         let (node, store, interval, service) = (config.nodeID, store, config.heartbeatIntervalMs, self.service)
         let smart = SmartCache(drives: config.drives)

@@ -1,10 +1,10 @@
 import GranaryCore
 import GranaryWire
 
-/// Frame-level reads and writes on a blocking socket, shared by client and server.
+/// Frame-level reads and writes on a blocking stream (a socket, or TLS over one), shared by client and server.
 enum FrameIO {
     /// Reads and validates one header. Errors carry a reason fit for the log.
-    static func readHeader(_ s: Socket, maxPayload: Int) -> Result<FrameHeader, ReadFailure> {
+    static func readHeader(_ s: any ByteStream, maxPayload: Int) -> Result<FrameHeader, ReadFailure> {
         var raw = [UInt8](repeating: 0, count: FrameHeader.size)
         let r = raw.withUnsafeMutableBytes { s.receive(into: $0) }
         switch r {
@@ -20,7 +20,7 @@ enum FrameIO {
         }
     }
 
-    static func readPayload(_ s: Socket, length: Int) -> Result<[UInt8], ReadFailure> {
+    static func readPayload(_ s: any ByteStream, length: Int) -> Result<[UInt8], ReadFailure> {
         var payload = [UInt8](repeating: 0, count: length)
         if length > 0 {
             let r = payload.withUnsafeMutableBytes { s.receive(into: $0) }
@@ -30,7 +30,7 @@ enum FrameIO {
     }
 
     /// Reads one whole frame (used during the handshake).
-    static func readFrame(_ s: Socket, maxPayload: Int) -> Result<Frame, ReadFailure> {
+    static func readFrame(_ s: any ByteStream, maxPayload: Int) -> Result<Frame, ReadFailure> {
         readHeader(s, maxPayload: maxPayload).flatMap { h in
             readPayload(s, length: h.payloadLength).map { Frame(header: h, payload: $0) }
         }
@@ -56,12 +56,12 @@ enum FrameIO {
         }
     }
 
-    static func send(_ s: Socket, _ header: FrameHeader, _ parts: [UInt8]...) -> Socket.IOResult {
+    static func send(_ s: any ByteStream, _ header: FrameHeader, _ parts: [UInt8]...) -> Socket.IOResult {
         send(s, header, parts: parts, data: nil)
     }
 
     /// Writes the header, the byte arrays and an optional raw tail with one sendmsg.
-    static func send(_ s: Socket, _ header: FrameHeader, parts: [[UInt8]], data: UnsafeRawBufferPointer?) -> Socket.IOResult {
+    static func send(_ s: any ByteStream, _ header: FrameHeader, parts: [[UInt8]], data: UnsafeRawBufferPointer?) -> Socket.IOResult {
         let h = header.encoded
         return h.withUnsafeBytes { hb in
             withBuffers(parts[...]) { bufs in

@@ -52,7 +52,14 @@ public final class RDMAServer: TransportServer {
     let counters = RDMATransport.CounterCells()
 
     /// Binds `endpoint` (an address of an RDMA-capable interface; port 0 picks one). Call `start()`.
-    public init(listen endpoint: Endpoint, secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(),
+    public convenience init(listen endpoint: Endpoint, secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(),
+                            handler: any RequestHandler, logger: Logger) throws(TransportError) {
+        try self.init(listen: endpoint, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, rdma: rdma,
+                      handler: handler, logger: logger)
+    }
+
+    /// Binds `endpoint`, accepting proofs made with `keys` as they are at each handshake.
+    public init(listen endpoint: Endpoint, keys: ClusterKeys, settings: TransportSettings = .init(), rdma: RDMASettings = .init(),
                 handler: any RequestHandler, logger: Logger) throws(TransportError) {
         let context = try RDMAContext.shared.get()
         self.context = context
@@ -90,7 +97,7 @@ public final class RDMAServer: TransportServer {
         }
         self.listener = Listener(id: id, channel: ch, wake: pipeFDs[0], wakeWrite: pipeFDs[1])
         self.endpoint = Endpoint(host: endpoint.host, port: UInt16(bigEndian: rdma_get_src_port(id)))
-        self.authenticator = Authenticator(secret: secret)
+        self.authenticator = Authenticator(keys: keys)
         self.settings = settings
         self.rdma = rdma
         self.handler = handler

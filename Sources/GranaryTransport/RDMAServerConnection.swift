@@ -57,8 +57,8 @@ final class RDMAServerConnection: Sendable {
         if header.type != .authResponse || header.isResponse {
             reason = "sent \(header.type) before authenticating"
         } else if let response = try? AuthResponse.decode(payload) {
-            if server.authenticator.verifyClient(response, serverNonce: serverNonce) {
-                let proof = AuthResult(mac: server.authenticator.serverProof(serverNonce: serverNonce, clientNonce: response.clientNonce)).encoded
+            if let matched = server.authenticator.secretMatching(response, serverNonce: serverNonce) {
+                let proof = AuthResult(mac: server.authenticator.serverProof(serverNonce: serverNonce, clientNonce: response.clientNonce, with: matched)).encoded
                 phase.withLock { $0 = .ready }
                 server.count { $0.authenticated += 1 }
                 channel.send(frame(FrameHeader(type: .authResult, flags: FrameHeader.responseFlag, requestID: 0, payloadLength: proof.count), proof))

@@ -35,11 +35,15 @@ public final class RDMATransport: Transport {
         TransportReadCounters(directBytes: counters.direct.load(ordering: .relaxed), copiedBytes: counters.copied.load(ordering: .relaxed))
     }
 
-    public init(secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {
+    public convenience init(secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {
+        try self.init(keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, rdma: rdma, logger: logger)
+    }
+
+    public init(keys: ClusterKeys, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {
         let context = try RDMAContext.shared.get()
         self.context = context
         self.registrar = RDMARegistrar(context: context)
-        self.authenticator = Authenticator(secret: secret)
+        self.authenticator = Authenticator(keys: keys)
         self.settings = settings
         self.rdma = rdma
         self.logger = logger
@@ -53,8 +57,10 @@ public final class RDMATransport: Transport {
     public func connection(to peer: Endpoint) async throws(TransportError) -> any Connection {
         let (context, pool, rdma, authenticator, settings, counters, logger) = (self.context, self.pool, self.rdma, self.authenticator, self.settings, self.counters, self.logger)
         return try await connections.connection(to: peer, threadName: "granary-rdma-dial \(peer)") { () throws(TransportError) in
-            try RDMAConnection.open(to: peer, context: context, pool: pool, rdma: rdma, authenticator: authenticator,
-                                    settings: settings, counters: counters, logger: logger)
+            try TCPTransport.withFallback(authenticator) { a throws(TransportError) in
+                try RDMAConnection.open(to: peer, context: context, pool: pool, rdma: rdma, authenticator: a,
+                                        settings: settings, counters: counters, logger: logger)
+            }
         }
     }
 

@@ -173,7 +173,7 @@ package final class Socket: Sendable {
     package enum IOResult: Equatable { case ok, eof(got: Int), failed(String) }
 
     /// Reads exactly `buffer.count` bytes.
-    func receive(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
+    package func receive(into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
         var got = 0
         while got < buffer.count {
             let n = recv(fd, buffer.baseAddress! + got, buffer.count - got, 0)
@@ -182,19 +182,6 @@ package final class Socket: Sendable {
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { return .failed("timed out") }
             return .failed(Socket.errorText())
-        }
-        return .ok
-    }
-
-    /// Reads and throws away `count` bytes (a response nobody waits for any more).
-    func discard(_ count: Int) -> IOResult {
-        var scratch = [UInt8](repeating: 0, count: min(count, 256 << 10))
-        var left = count
-        while left > 0 {
-            let n = min(left, scratch.count)
-            let r = scratch.withUnsafeMutableBytes { receive(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<n])) }
-            guard r == .ok else { return r }
-            left -= n
         }
         return .ok
     }

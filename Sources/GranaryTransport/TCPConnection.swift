@@ -12,7 +12,8 @@ import Synchronization
 /// intermediate copy between the socket and the caller; its small head comes back as the result.
 public final class TCPConnection: Connection {
     public let peer: Endpoint
-    let socket: Socket
+    /// The socket, or the TLS session over it.
+    let socket: any ByteStream
     let settings: TransportSettings
     let logger: Logger
     private let state = Mutex(State())
@@ -49,7 +50,7 @@ public final class TCPConnection: Connection {
 
     let received: TCPTransport.ReceivedBytes?
 
-    init(socket: Socket, peer: Endpoint, settings: TransportSettings, received: TCPTransport.ReceivedBytes? = nil, logger: Logger) {
+    init(socket: any ByteStream, peer: Endpoint, settings: TransportSettings, received: TCPTransport.ReceivedBytes? = nil, logger: Logger) {
         self.received = received
         self.socket = socket
         self.peer = peer
@@ -61,9 +62,11 @@ public final class TCPConnection: Connection {
 
     /// Dials `peer`, authenticates, and starts the reader thread. Blocking: call it off the
     /// cooperative pool (`TCPTransport` does).
-    static func open(to peer: Endpoint, authenticator: Authenticator, settings: TransportSettings, received: TCPTransport.ReceivedBytes? = nil,
-                     logger: Logger) throws(TransportError) -> TCPConnection {
-        let s = try Socket.connect(peer, timeoutMs: settings.connectTimeoutMs)
+    static func open(to peer: Endpoint, authenticator: Authenticator, settings: TransportSettings, tls: TLSContext? = nil,
+                     received: TCPTransport.ReceivedBytes? = nil, logger: Logger) throws(TransportError) -> TCPConnection {
+        let plain = try Socket.connect(peer, timeoutMs: settings.connectTimeoutMs)
+        // With TLS, the cluster-secret handshake below runs inside the TLS session.
+        let s: any ByteStream = try tls?.connect(plain, peer: peer, timeoutMs: settings.authTimeoutMs) ?? plain
         s.setReceiveTimeout(ms: settings.authTimeoutMs)
         s.setSendTimeout(ms: settings.authTimeoutMs)
         // Handshake: challenge in, proof out, server's proof in.

@@ -17,6 +17,8 @@ public final class TCPServer: Sendable {
     let listener: Socket
     let authenticator: Authenticator
     let settings: TransportSettings
+    /// Set when `[tls]` is on: every accepted connection completes a TLS handshake first.
+    let tls: TLSContext?
     let handler: any RequestHandler
     let logger: Logger
     public let maxInFlightPerConnection: Int
@@ -38,12 +40,20 @@ public final class TCPServer: Sendable {
     }
 
     /// Binds `endpoint` (port 0 picks a free one: see `port`). Call `start()` to accept.
-    public init(listen endpoint: Endpoint, secret: ClusterSecret, settings: TransportSettings = .init(),
+    public convenience init(listen endpoint: Endpoint, secret: ClusterSecret, settings: TransportSettings = .init(),
+                            handler: any RequestHandler, logger: Logger, maxInFlightPerConnection: Int = 64) throws(TransportError) {
+        try self.init(listen: endpoint, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, handler: handler,
+                      logger: logger, maxInFlightPerConnection: maxInFlightPerConnection)
+    }
+
+    /// Binds `endpoint`, accepting proofs made with `keys` as they are at each handshake.
+    public init(listen endpoint: Endpoint, keys: ClusterKeys, settings: TransportSettings = .init(),
                 handler: any RequestHandler, logger: Logger, maxInFlightPerConnection: Int = 64) throws(TransportError) {
         self.listener = try Socket.listen(endpoint)
         self.endpoint = Endpoint(host: endpoint.host, port: listener.localPort)
-        self.authenticator = Authenticator(secret: secret)
+        self.authenticator = Authenticator(keys: keys)
         self.settings = settings
+        self.tls = try settings.tls.map { s throws(TransportError) in try TLSContext(s, role: .server) }
         self.handler = handler
         self.logger = logger
         self.maxInFlightPerConnection = maxInFlightPerConnection
@@ -89,7 +99,7 @@ public final class TCPServer: Sendable {
 
     private func count(_ update: (inout Stats) -> Void) { state.withLock { update(&$0.stats) } }
 
-    private func authenticate(_ socket: Socket, peer: String) -> Bool {
+    private func authenticate(_ socket: any ByteStream, peer: String) -> Bool {
         socket.setReceiveTimeout(ms: settings.authTimeoutMs)
         socket.setSendTimeout(ms: settings.authTimeoutMs)
         let serverNonce = Authenticator.nonce()
@@ -109,14 +119,14 @@ public final class TCPServer: Sendable {
                 reason = "malformed auth-response"
                 break
             }
-            guard authenticator.verifyClient(response, serverNonce: serverNonce) else {
+            guard let matched = authenticator.secretMatching(response, serverNonce: serverNonce) else {
                 reason = "wrong cluster secret"
                 // Tell the client why before closing, so its error says so too.
                 let body = RemoteError(.unauthorized, "authentication failed: wrong cluster secret").encoded
                 _ = FrameIO.send(socket, FrameHeader(type: .authResult, flags: FrameHeader.responseFlag | FrameHeader.errorFlag, requestID: 0, payloadLength: body.count), body)
                 break
             }
-            let proof = AuthResult(mac: authenticator.serverProof(serverNonce: serverNonce, clientNonce: response.clientNonce)).encoded
+            let proof = AuthResult(mac: authenticator.serverProof(serverNonce: serverNonce, clientNonce: response.clientNonce, with: matched)).encoded
             guard FrameIO.send(socket, FrameHeader(type: .authResult, flags: FrameHeader.responseFlag, requestID: 0, payloadLength: proof.count), proof) == .ok else {
                 return false
             }
@@ -129,7 +139,19 @@ public final class TCPServer: Sendable {
         return false
     }
 
-    private func serve(_ socket: Socket, peer: String) {
+    private func serve(_ plain: Socket, peer: String) {
+        let socket: any ByteStream
+        if let tls {
+            switch tls.accept(plain, timeoutMs: settings.authTimeoutMs) {
+            case let .success(stream): socket = stream
+            case let .failure(f):
+                count { $0.authFailures += 1 }
+                logger.warning("refused connection from \(peer): TLS handshake failed: \(f.reason)")
+                return
+            }
+        } else {
+            socket = plain
+        }
         guard authenticate(socket, peer: peer) else { return }
         count { $0.authenticated += 1 }
         let writer = ResponseWriter(socket)
@@ -198,11 +220,11 @@ public final class TCPServer: Sendable {
 /// Writes the frames that concurrent handlers answer on one connection, one at a time, from the
 /// connection's own serial queue (off the cooperative pool, since a send may block).
 final class ResponseWriter: Sendable {
-    let socket: Socket
+    let socket: any ByteStream
     let queue: DispatchQueue
     private let lock = Mutex(())
 
-    init(_ socket: Socket) {
+    init(_ socket: any ByteStream) {
         self.socket = socket
         self.queue = DispatchQueue(label: "granary-tx")
     }

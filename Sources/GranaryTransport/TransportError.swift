@@ -18,6 +18,12 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case listenFailed(Endpoint, reason: String)
     /// No RDMA device on this host (see `transport = "tcp"`).
     case rdmaUnavailable(reason: String)
+    /// The TLS handshake with the peer failed (certificate not trusted, wrong name, a peer without
+    /// TLS); the reason says which.
+    case tlsHandshake(Endpoint, reason: String)
+    /// The TLS configuration itself cannot be used (a file unreadable or not PEM, a key that does
+    /// not match its certificate); names the file.
+    case tlsSetup(reason: String)
 
     public var description: String {
         switch self {
@@ -31,6 +37,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .unexpectedLength(e, x, g): return "\(e) sent \(g) bytes where \(x) were expected"
         case let .listenFailed(e, r): return "cannot listen on \(e): \(r)"
         case let .rdmaUnavailable(r): return "RDMA transport unavailable: \(r); set transport = \"tcp\" to use TCP"
+        case let .tlsHandshake(e, r): return "TLS handshake with \(e) failed: \(r)"
+        case let .tlsSetup(r): return "TLS setup: \(r)"
         }
     }
 
@@ -38,7 +46,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     /// peer refused it unprocessed (`notLeader`).
     public var neverSent: Bool {
         switch self {
-        case .connectFailed, .connectTimeout, .authenticationFailed, .rdmaUnavailable: return true
+        case .connectFailed, .connectTimeout, .authenticationFailed, .rdmaUnavailable, .tlsHandshake, .tlsSetup: return true
         case let .remote(_, r): return r.code == .notLeader
         default: return false
         }
@@ -57,6 +65,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .unexpectedLength: return "unexpected_length"
         case .listenFailed: return "listen_failed"
         case .rdmaUnavailable: return "rdma_unavailable"
+        case .tlsHandshake: return "tls_handshake"
+        case .tlsSetup: return "tls_setup"
         }
     }
 

@@ -10,9 +10,18 @@ import Logging
 /// nothing falls back silently.
 public enum Transports {
     public static func client(secret: ClusterSecret, settings: TransportSettings, logger: Logger) throws(TransportError) -> any Transport {
+        try client(keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, logger: logger)
+    }
+
+    /// A transport that authenticates with `keys` as they are at each handshake (a long-running
+    /// process passes keys that follow its secret file, so a rotation needs no restart).
+    public static func client(keys: ClusterKeys, settings: TransportSettings, logger: Logger) throws(TransportError) -> any Transport {
         switch settings.kind {
-        case .tcp: return TCPTransport(secret: secret, settings: settings, logger: logger)
-        case .rdma: return try RDMATransport(secret: secret, settings: settings, logger: logger)
+        case .tcp:
+            let t = TCPTransport(keys: keys, settings: settings, logger: logger)
+            try t.checkTLS()
+            return t
+        case .rdma: return try RDMATransport(keys: keys, settings: settings, logger: logger)
         }
     }
 
@@ -27,9 +36,14 @@ public enum Transports {
 
     public static func server(listen: Endpoint, secret: ClusterSecret, settings: TransportSettings, handler: any RequestHandler,
                               logger: Logger) throws(TransportError) -> any TransportServer {
+        try server(listen: listen, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, handler: handler, logger: logger)
+    }
+
+    public static func server(listen: Endpoint, keys: ClusterKeys, settings: TransportSettings, handler: any RequestHandler,
+                              logger: Logger) throws(TransportError) -> any TransportServer {
         switch settings.kind {
-        case .tcp: return try TCPServer(listen: listen, secret: secret, settings: settings, handler: handler, logger: logger)
-        case .rdma: return try RDMAServer(listen: listen, secret: secret, settings: settings, handler: handler, logger: logger)
+        case .tcp: return try TCPServer(listen: listen, keys: keys, settings: settings, handler: handler, logger: logger)
+        case .rdma: return try RDMAServer(listen: listen, keys: keys, settings: settings, handler: handler, logger: logger)
         }
     }
 }

@@ -27,6 +27,7 @@ struct TransportBench: AsyncParsableCommand {
     @Option(help: "Measured runs of each side (the best run of each counts).") var runs = 3
     @Option(help: "Directory for the benchmark drive (default: a fresh directory under /tmp).") var dir: String?
     @Flag(help: "Print only the JSON result line.") var json = false
+    @Flag(help: "Skip the TLS row (it needs the openssl command to make a certificate).") var noTLS = false
 
     struct Result: Codable {
         var bench = "transport"
@@ -52,6 +53,18 @@ struct TransportBench: AsyncParsableCommand {
         /// The RDMA row: on a host without an RDMA device, why not (ops/rdma-check-test measures it
         /// over soft-RoCE, correctness only).
         var rdma: RDMARow
+        /// The same reads with `[tls]` on (TLS 1.3, a certificate made for the run), against the
+        /// plaintext reads above; nil with `--no-tls`.
+        var tls: TLSRow?
+    }
+
+    struct TLSRow: Codable {
+        var granaryGBps: Double
+        /// TLS reads / plaintext reads of this run.
+        var ratioToPlain: Double
+        var runsGBps: [Double]
+        var copiedBytesPerByteRead: Double
+        var cipher = "TLS 1.3 (OpenSSL's default suite order: AES-256-GCM first)"
     }
 
     struct RDMARow: Codable {
@@ -96,10 +109,36 @@ struct TransportBench: AsyncParsableCommand {
             try await client.put(server.endpoint, drive: "d0", key: ChunkKey(stripe: UInt64(i), fragment: 0), data: data)
         }
 
+        // The TLS side: a second listener on the same drive, with a certificate made for this run.
+        var tlsSide: (server: TCPServer, transport: TCPTransport, client: StorageClient)?
+        if !noTLS {
+            let (cert, key) = try BenchCertificate.make(in: root)
+            var serverSettings = TransportSettings()
+            serverSettings.tls = TLSSettings(caFile: cert, certFile: cert, keyFile: key)
+            var clientSettings = TransportSettings()
+            clientSettings.tls = TLSSettings(caFile: cert)
+            let tlsServer = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), secret: secret, settings: serverSettings,
+                                          handler: StorageService(store: store, logger: logger), logger: logger)
+            tlsServer.start()
+            let tlsTransport = TCPTransport(secret: secret, settings: clientSettings, logger: logger)
+            try tlsTransport.checkTLS()
+            tlsSide = (tlsServer, tlsTransport, StorageClient(transport: tlsTransport))
+        }
+        defer {
+            tlsSide?.server.stop()
+            tlsSide?.transport.closeAll()
+        }
+
         var granary: [Double] = []
         var baseline: [Double] = []
         var hot: [Double] = []
+        var tlsRuns: [Double] = []
         for r in 1...runs {
+            if let t = tlsSide {
+                let s = try await readRun(t.client, node: t.server.endpoint, reads: reads, chunkBytes: chunkBytes, check: data)
+                tlsRuns.append(Double(runBytes) / s / 1e9)
+                progress(String(format: "bench transport: run %d/%d: granary with TLS %.2f GB/s", r, runs, tlsRuns.last ?? 0))
+            }
             let b = try LoopbackStream.measure(totalBytes: runBytes, chunk: data, copies: chunks)
             baseline.append(Double(runBytes) / b / 1e9)
             let h = try LoopbackStream.measure(totalBytes: runBytes, chunk: data, copies: 1)
@@ -128,11 +167,20 @@ struct TransportBench: AsyncParsableCommand {
                             chunkBytes: chunkBytes, bytesPerRun: runBytes, depth: depth, runs: runs,
                             granaryRunsGBps: granary.map(round3), baselineRunsGBps: baseline.map(round3), hotBufferRunsGBps: hot.map(round3),
                             directBytesPerByteRead: round3(Double(counters.directBytes) / readBytes),
-                            copiedBytesPerByteRead: round3(Double(counters.copiedBytes) / readBytes), rdma: rdma)
+                            copiedBytesPerByteRead: round3(Double(counters.copiedBytes) / readBytes), rdma: rdma,
+                            tls: tlsSide.map { t in
+                                let c = t.transport.readCounters
+                                let best = tlsRuns.max() ?? 0
+                                return TLSRow(granaryGBps: round3(best), ratioToPlain: round3(best / max(g, 1e-9)), runsGBps: tlsRuns.map(round3),
+                                              copiedBytesPerByteRead: round3(Double(c.copiedBytes) / Double(max(c.directBytes + c.copiedBytes, 1))))
+                            })
         if !json {
             print(String(format: "granary chunk reads: %.2f GB/s; raw TCP stream of the same bytes: %.2f GB/s; ratio %.3f (target ≥ %.1f); "
                             + "one hot buffer: %.2f GB/s (ratio %.3f); copied bytes per byte read %.3f", g, b, result.ratio, result.target, h,
                             result.hotBufferRatio, result.copiedBytesPerByteRead))
+            if let t = result.tls {
+                print(String(format: "with TLS: %.2f GB/s (ratio to plaintext %.3f); copied bytes per byte read %.3f", t.granaryGBps, t.ratioToPlain, t.copiedBytesPerByteRead))
+            }
             print("rdma: " + (rdma.available ? "devices \(rdma.devices.joined(separator: ", ")); " : "") + rdma.note)
         }
         print(Output.jsonLine(result))

@@ -23,10 +23,14 @@ struct ClientOptions: ParsableArguments {
         }
         var logger = Logger(label: "granary")
         logger.logLevel = .error
-        let secret: ClusterSecret
-        do { secret = try ClusterSecret.load(path: cfg.secretFile) } catch { throw CLIError("\(error)") }
+        let keys: ClusterKeys
+        do { keys = try ClusterKeys(path: cfg.secretFile) } catch { throw CLIError("\(error)") }
+        // A long-running client (a mount) follows a rotated secret file without a remount.
+        _ = keys.watch { [logger, file = cfg.secretFile] r in
+            if case let .refused(e) = r { logger.error("cluster secret file \(file) changed but cannot be used, keeping the secrets in use: \(e)") }
+        }
         let transport: any Transport
-        do { transport = try Transports.client(secret: secret, settings: cfg.transport, logger: logger) } catch { throw CLIError("\(error)") }
+        do { transport = try Transports.client(keys: keys, settings: cfg.transport, logger: logger) } catch { throw CLIError("\(error)") }
         return (FileClient(managers: cfg.managers, transport: transport, settings: settings, logger: logger), transport)
     }
 

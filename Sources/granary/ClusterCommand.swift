@@ -3,10 +3,11 @@ import Foundation
 import GranaryCore
 import GranaryManager
 import GranaryMeta
+import GranaryTransport
 
 struct ClusterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Create a cluster and see its state.",
-                                                    subcommands: [Init.self, Status.self])
+                                                    subcommands: [Init.self, Status.self, RotateSecret.self])
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Generate the cluster secret (mode 0600) that every node and client proves it knows.")
@@ -108,6 +109,69 @@ struct ClusterCommand: AsyncParsableCommand {
             }
             for n in map.nodes where n.state != .up { print("  node \(n.id) is \(n.state) (last heartbeat \(Output.age(n.lastHeartbeat)))") }
             for d in map.drives where d.state != .up { print("  drive \(d.id) is \(d.state)\(d.problem.map { ": \($0)" } ?? "")") }
+        }
+    }
+}
+
+/// `granary cluster rotate-secret`: replaces the cluster secret without downtime, in two steps.
+/// The first makes a new current secret and keeps the old one as the previous (still accepted);
+/// once every node and client has that file (daemons and mounts re-read it within seconds),
+/// `--finish` drops the old secret. The cluster's id for the client cache stays the same.
+struct RotateSecret: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rotate-secret",
+                                                    abstract: "Rotate the cluster secret without downtime (then --finish once every host has the file).")
+
+    @Option(help: "The secret file (default: the one the client config names).")
+    var secretFile: String?
+
+    @Option(help: "Client config whose secret_file to rotate (default: $GRANARY_CONFIG or ~/.config/granary/client.toml).")
+    var config: String?
+
+    @Flag(help: "Second step: drop the previous secret (every node and client must have the current file by now).")
+    var finish = false
+
+    @Flag(help: "Print JSON (never the secrets).")
+    var json = false
+
+    struct Outcome: Codable {
+        var secretFile: String
+        var step: String
+        var secrets: Int
+        var clusterID: String
+    }
+
+    func run() async throws {
+        let path: String
+        if let secretFile {
+            path = secretFile
+        } else {
+            do { path = try ClientConfig.load(path: config ?? ClientConfig.defaultPath).secretFile } catch {
+                throw CLIError("\(error)\n(pass --secret-file)")
+            }
+        }
+        var keyring: ClusterKeyring
+        do { keyring = try ClusterSecret.loadKeyring(path: path) } catch { throw CLIError("\(error)") }
+        let id = keyring.clusterID ?? Authenticator.fingerprint(of: keyring.current)
+        if finish {
+            guard keyring.previous != nil else { throw CLIError("\(path) holds one secret: no rotation is in progress") }
+            keyring = ClusterKeyring(current: keyring.current, previous: nil, clusterID: id)
+        } else {
+            guard keyring.previous == nil else {
+                throw CLIError("\(path) already holds a previous secret: finish that rotation first (granary cluster rotate-secret --finish, once every node and client has this file)")
+            }
+            keyring = ClusterKeyring(current: ClusterSecret.generate(), previous: keyring.current, clusterID: id)
+        }
+        do { try FileIO.writeAtomically(path, keyring.text, mode: 0o600) } catch { throw CLIError("cluster secret \(path): \(error)") }
+        if json {
+            print(Output.jsonLine(Outcome(secretFile: path, step: finish ? "finished" : "started", secrets: keyring.previous == nil ? 1 : 2, clusterID: id)))
+        } else if finish {
+            print("\(path): the previous secret is dropped; copy this file to every node and client again (daemons and mounts re-read it within seconds)")
+        } else {
+            print("""
+            \(path): new current secret; the previous one is still accepted.
+            Next: copy this file (mode 0600) to every node and client; daemons and mounts re-read it within seconds, and
+            connections stay up. Then run `granary cluster rotate-secret --finish` and copy the file once more.
+            """)
         }
     }
 }

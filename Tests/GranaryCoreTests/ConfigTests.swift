@@ -102,6 +102,8 @@ import Testing
         chmod(path, 0o644)
         #expect(throws: ClusterSecret.Failure.unsafeMode(path: path, mode: "644")) { try ClusterSecret.load(path: path) }
         try FileIO.writeAtomically(path, "not hex", mode: 0o600)
+        #expect(throws: ClusterSecret.Failure.malformedLine(path: path, line: 1, reason: "expected 64 hex digits")) { try ClusterSecret.load(path: path) }
+        try FileIO.writeAtomically(path, "# only a comment\n", mode: 0o600)
         #expect(throws: ClusterSecret.Failure.malformed(path: path)) { try ClusterSecret.load(path: path) }
     }
 

@@ -21,6 +21,8 @@ final class ClusterHarness: @unchecked Sendable {
     let dir: String
     let secretFile: String
     let secret: ClusterSecret
+    /// What clients of this cluster use: `[tls]` when the cluster has it.
+    let clientSettings: TransportSettings
     let managerEndpoint: Endpoint
     /// Every manager, `manager` first then `manager-2`, `manager-3`… (several share `meta`).
     let managerEndpoints: [Endpoint]
@@ -46,8 +48,12 @@ final class ClusterHarness: @unchecked Sendable {
 
     init(nodes: Int, drives: Int = 2, heartbeatTimeoutMs: Int = 1500, repair: DaemonConfig.Repair = DaemonConfig.Repair(),
          health: HealthPolicy = HealthPolicy(), faultInjection: Bool = false, managers: Int = 1, meta: String? = nil, leaseMs: Int = 2_000,
-         hosts: NetnsHosts? = nil, metrics: Bool = false) throws {
+         hosts: NetnsHosts? = nil, metrics: Bool = false, tls: TLSSettings? = nil, clientTLS: TLSSettings? = nil) throws {
         self.hosts = hosts
+        var clientSide = TransportSettings()
+        clientSide.tls = clientTLS
+        clientSettings = clientSide
+        let tlsSection = tls.map(DaemonConfig.tlsTOML) ?? ""
         var template = Array("/tmp/granary-it-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         secretFile = dir + "/cluster.secret"
@@ -73,7 +79,7 @@ final class ClusterHarness: @unchecked Sendable {
             let shared = meta.map { DaemonConfig.SharedMeta(meta: $0, id: name, managers: endpoints, leaseMs: leaseMs) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.managerTOML(
                 secretFile: secretFile, listen: ep, dataDir: "\(dir)/\(name)", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
-                health: health, faultInjection: faultInjection, shared: shared) + (try metricsSection(name, metrics)))
+                health: health, faultInjection: faultInjection, shared: shared) + (try metricsSection(name, metrics)) + tlsSection)
             try start(name, config: "\(dir)/\(name).toml", prefix: hosts?.exec(i % (hosts?.count ?? 1)) ?? [])
         }
         for n in 1...nodes {
@@ -85,7 +91,7 @@ final class ClusterHarness: @unchecked Sendable {
             for d in driveList { try FileIO.makeDirectories(d.path) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.storageTOML(
                 secretFile: secretFile, managers: endpoints, node: NodeID(name)!, listen: ep,
-                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection) + (try metricsSection(name, metrics)))
+                heartbeatIntervalMs: heartbeatTimeoutMs / 5, drives: driveList, faultInjection: faultInjection) + (try metricsSection(name, metrics)) + tlsSection)
             try start(name, config: "\(dir)/\(name).toml", prefix: hosts?.exec((n - 1) % (hosts?.count ?? 1)) ?? [])
         }
     }
@@ -126,7 +132,7 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     func manager() -> ManagerClient {
-        ManagerClient(managers: managerEndpoints, transport: TCPTransport(secret: secret, logger: logger))
+        ManagerClient(managers: managerEndpoints, transport: TCPTransport(secret: secret, settings: clientSettings, logger: logger))
     }
 
     func log(_ name: String) -> String { (try? String(contentsOfFile: "\(dir)/\(name).log", encoding: .utf8)) ?? "" }
