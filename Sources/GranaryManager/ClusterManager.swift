@@ -40,29 +40,32 @@ public actor ClusterManager {
         self.logger = logger
         self.clock = clock
         self.leading = leading
-        map = Self.unseen(try store.clusterMap())
+        map = Self.unseen(try store.clusterMap(), graceFrom: clock())
         loadedAt = clock()
     }
 
-    /// The stored map with every node that was up marked down (not heard from by this manager).
-    static func unseen(_ stored: ClusterMap) -> ClusterMap {
+    /// The stored map as a manager that has not heard from any node yet takes it: nodes that were
+    /// up stay up, with one heartbeat timeout of grace from `now` to report in (`checkLiveness`
+    /// downs those that do not). Marking them all down instead would make every stripe unreadable
+    /// for a heartbeat interval after each manager restart or takeover, and bump the map version
+    /// twice for nothing; a node that died meanwhile costs at most one timeout of reads that go
+    /// around it (they decode from parity, as for any node found dead by a client first).
+    static func unseen(_ stored: ClusterMap, graceFrom now: Double) -> ClusterMap {
         var loaded = stored
         for i in loaded.nodes.indices where loaded.nodes[i].state == .up {
-            loaded.nodes[i].state = .down
-            loaded.nodes[i].lastHeartbeat = nil
-            for j in loaded.nodes[i].drives.indices { loaded.nodes[i].drives[j].state = .down }
+            loaded.nodes[i].lastHeartbeat = now
         }
         return loaded
     }
 
     /// Starts deciding the map: reads it afresh from the database (the previous leader's last
-    /// word, drive health included) and applies the heartbeats heard while following, so nodes
-    /// alive now stay up; nodes not heard from within the heartbeat timeout are down.
+    /// word, drive health included) and applies the heartbeats heard while following; nodes not
+    /// heard from within a heartbeat timeout of taking the lead are then marked down.
     public func lead() throws(MetaError) {
         guard !leading else { return }
-        map = Self.unseen(try store.clusterMap())
-        leading = true
         let now = clock()
+        map = Self.unseen(try store.clusterMap(), graceFrom: now)
+        leading = true
         for (_, h) in heard.sorted(by: { $0.key < $1.key }) where now - h.at <= heartbeatTimeout {
             try apply(h.hb, at: h.at)
         }

@@ -148,6 +148,35 @@ public actor HealthService {
     /// The recent windows of drive `id`, oldest first.
     public func history(of id: DriveID) -> [DriveWindow] { history[id] ?? [] }
 
+    /// Puts the saved suspect and evicted marks back on the map. Drive health is kept in this
+    /// service's saved state, not in the metadata's drive rows, so a manager that starts leading
+    /// (after a restart or a failover) reads every drive as healthy; without this, an evicted drive
+    /// would quietly return to service and its rebuild would end with nothing to do. Runs before
+    /// the repair service's first scan.
+    public func restoreMarks() async {
+        let map = await manager.clusterMap
+        for d in map.drives {
+            let key = d.id.description
+            let want: DriveHealth
+            let mark: Mark
+            if let m = saved.evicted[key] {
+                (want, mark) = (.evicted, m)
+            } else if let m = saved.suspect[key] {
+                (want, mark) = (.suspect, m)
+            } else {
+                continue
+            }
+            guard d.health != want else { continue }
+            let evidence = saved.events.last { $0.drive == key && $0.to == want.rawValue }?.evidence ?? "marked by \(mark.by)"
+            do {
+                _ = try await manager.setHealth(d.id, want, note: evidence)
+                logger.notice("health: \(d.id) is \(want.rawValue) again (marked by \(mark.by) \(Int(clock() - mark.since)) s ago; restored on taking the lead): \(evidence)")
+            } catch {
+                logger.error("health: cannot restore \(want.rawValue) on \(d.id) after taking the lead: \(error)")
+            }
+        }
+    }
+
     /// One round: the detector over the latest window of every serving drive, then the policy.
     public func evaluate() async {
         let map = await manager.clusterMap

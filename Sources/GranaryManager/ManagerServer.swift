@@ -70,6 +70,8 @@ public final class ManagerServer: Sendable {
                     do { try await manager.checkLiveness() } catch { logger.error("liveness check could not save the cluster map: \(error)") }
                 }
             }
+            // Before the repair service scans: an eviction must survive a restart or a failover.
+            await health.restoreMarks()
             work.install(repair: repair, health: health, tasks: repair.start() + [health.start(), liveness])
         }
         let election = self.election

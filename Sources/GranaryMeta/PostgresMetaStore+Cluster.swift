@@ -38,12 +38,13 @@ extension PostgresMetaStore {
                 for (drivePosition, drive) in node.drives.enumerated() {
                     try tx.execute(
                         """
-                        INSERT INTO drives (id, node_id, position, state, capacity_bytes, used_bytes, free_bytes, chunk_count, problem)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                        INSERT INTO drives (id, node_id, position, state, capacity_bytes, used_bytes, free_bytes, chunk_count, problem,
+                                            health, health_note)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                         """,
                         [.text(drive.id.description), .text(node.id.rawValue), .int(drivePosition), .text(drive.state.rawValue),
                          .bigint(drive.capacityBytes), .bigint(drive.usedBytes), .bigint(drive.freeBytes), .bigint(drive.chunkCount),
-                         .optional(drive.problem)])
+                         .optional(drive.problem), .text(drive.health.rawValue), .optional(drive.healthNote)])
                 }
             }
             try tx.execute("UPDATE cluster_map SET version = $1 WHERE singleton = 1", [.bits(map.version)])
@@ -99,9 +100,11 @@ extension PostgresMetaStore {
         guard let node = NodeID(nodeText) else { throw row.corrupt("'\(nodeText)' is not a valid node id") }
         let stateText = try row.string("state")
         guard let state = DriveState(rawValue: stateText) else { throw row.corrupt("unknown drive state '\(stateText)'") }
+        let healthText = try row.string("health")
+        guard let health = DriveHealth(rawValue: healthText) else { throw row.corrupt("unknown drive health '\(healthText)'") }
         let drive = DriveInfo(id: id, state: state, capacityBytes: try row.int64("capacity_bytes"), usedBytes: try row.int64("used_bytes"),
                               freeBytes: try row.int64("free_bytes"), chunkCount: try row.int64("chunk_count"),
-                              problem: try row.optionalString("problem"))
+                              problem: try row.optionalString("problem"), health: health, healthNote: try row.optionalString("health_note"))
         return (node, drive)
     }
 }

@@ -14,6 +14,7 @@ enum PostgresSchema {
         ("v3-stripes", v3Stripes),
         ("v4-repair", v4Repair),
         ("v5-leases", v5Leases),
+        ("v6-drive-health", v6DriveHealth),
     ]
 
     /// The highest schema version this code can read and write.
@@ -174,5 +175,11 @@ enum PostgresSchema {
             expires_at double precision NOT NULL
         )
         """,
+    ]
+
+    /// Drive health in the drive rows (see `SQLiteSchema.v6DriveHealth`).
+    static let v6DriveHealth = [
+        "ALTER TABLE drives ADD COLUMN health text NOT NULL DEFAULT 'healthy'",
+        "ALTER TABLE drives ADD COLUMN health_note text",
     ]
 }

@@ -40,12 +40,12 @@ extension SQLiteMetaStore {
                     try db.execute(
                         sql: """
                             INSERT INTO drives (id, node_id, position, state, capacity_bytes, used_bytes, free_bytes,
-                                                chunk_count, problem)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                chunk_count, problem, health, health_note)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
                         arguments: [drive.id.description, node.id.rawValue, drivePosition, drive.state.rawValue,
                                     drive.capacityBytes, drive.usedBytes, drive.freeBytes, drive.chunkCount,
-                                    drive.problem])
+                                    drive.problem, drive.health.rawValue, drive.healthNote])
                 }
             }
             try db.execute(sql: "UPDATE cluster_map SET version = ? WHERE singleton = 1",
@@ -103,10 +103,13 @@ extension SQLiteMetaStore {
         guard let node = NodeID(nodeText) else { throw f.corrupt("'\(nodeText)' is not a valid node id") }
         let stateText = try f.get("state", as: String.self)
         guard let state = DriveState(rawValue: stateText) else { throw f.corrupt("unknown drive state '\(stateText)'") }
+        let healthText = try f.get("health", as: String.self)
+        guard let health = DriveHealth(rawValue: healthText) else { throw f.corrupt("unknown drive health '\(healthText)'") }
         let drive = DriveInfo(id: id, state: state,
                               capacityBytes: try f.get("capacity_bytes"), usedBytes: try f.get("used_bytes"),
                               freeBytes: try f.get("free_bytes"), chunkCount: try f.get("chunk_count"),
-                              problem: try f.get("problem", as: String?.self))
+                              problem: try f.get("problem", as: String?.self), health: health,
+                              healthNote: try f.get("health_note", as: String?.self))
         return (node, drive)
     }
 }

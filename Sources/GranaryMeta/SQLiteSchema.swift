@@ -15,6 +15,7 @@ enum SQLiteSchema {
         ("v3-stripes", v3Stripes),
         ("v4-repair", v4Repair),
         ("v5-leases", v5Leases),
+        ("v6-drive-health", v6DriveHealth),
     ]
 
     /// The highest schema version this code can read and write.
@@ -185,6 +186,15 @@ enum SQLiteSchema {
                 epoch      INTEGER NOT NULL,
                 expires_at REAL NOT NULL
             );
+            """)
+    }
+
+    /// Drive health (suspect, evicted) in the drive rows, so that a manager that restarts or takes
+    /// over, and every follower, reads the marks with the map instead of every drive as healthy.
+    @Sendable static func v6DriveHealth(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE drives ADD COLUMN health TEXT NOT NULL DEFAULT 'healthy';
+            ALTER TABLE drives ADD COLUMN health_note TEXT;
             """)
     }
 }

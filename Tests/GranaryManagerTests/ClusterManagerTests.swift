@@ -73,7 +73,7 @@ final class TestClock: Sendable {
         #expect(await m.clusterMap.node(try #require(NodeID("node-1")))?.state == .up)
     }
 
-    @Test func drainPersistsAcrossRestartAndNodesStartDown() async throws {
+    @Test func drainPersistsAcrossRestartAndNodesGetOneTimeoutOfGrace() async throws {
         let (store, path) = try Self.store()
         let clock = TestClock()
         let m = try ClusterManager(store: store, heartbeatTimeoutMs: 2000, logger: Self.logger, clock: clock.read)
@@ -86,12 +86,19 @@ final class TestClock: Sendable {
         #expect(await m.clusterMap.drives.filter { $0.id.node.rawValue == "node-2" }.allSatisfy { $0.state == .drained })
         let before = await m.clusterMap.version
 
-        // A new manager over the same database: drained stays drained, up becomes down until seen.
+        // A new manager over the same database: drained stays drained; up stays up for one
+        // heartbeat timeout of grace (reads keep working across a manager restart), then a node
+        // not heard from is down.
         let m2 = try ClusterManager(store: try SQLiteMetaStore(path: path), heartbeatTimeoutMs: 2000, logger: Self.logger, clock: clock.read)
         let map = await m2.clusterMap
         #expect(map.version == before)
-        #expect(map.node(try #require(NodeID("node-1")))?.state == .down)
+        #expect(map.node(try #require(NodeID("node-1")))?.state == .up)
         #expect(map.node(try #require(NodeID("node-2")))?.state == .drained)
+        clock.advance(1.5)
+        #expect(try await m2.checkLiveness().isEmpty)
+        clock.advance(1.0)
+        #expect(try await m2.checkLiveness() == [try #require(NodeID("node-1"))])
+        #expect(await m2.clusterMap.node(try #require(NodeID("node-1")))?.state == .down)
         try await m2.undrain(try #require(NodeID("node-2")))
         try await m2.heartbeat(Self.hb("node-2"))
         #expect(await m2.clusterMap.node(try #require(NodeID("node-2")))?.state == .up)

@@ -40,7 +40,7 @@ struct ClusterStoreTests {
             #expect(try store.clusterMap() == ClusterMap(version: 0, nodes: []))
             #expect(try store.clusterInfo() == nil)
             #expect(try store.schemaVersion() == engine.supportedSchemaVersion)
-            #expect(engine.supportedSchemaVersion == 5)
+            #expect(engine.supportedSchemaVersion == 6)
         }
     }
 
@@ -62,8 +62,13 @@ struct ClusterStoreTests {
             next.nodes[0].state = .up
             next.nodes[0].drives[0].state = .up
             next.nodes[0].drives[0].problem = nil
+            // Health marks are stored with the drives: a manager that restarts or takes over reads them back.
+            next.nodes[0].drives[0].health = .evicted
+            next.nodes[0].drives[0].healthNote = "evicted by an operator: p99 12x its peers"
+            next.nodes[1].drives[0].health = .suspect
             try store.saveClusterMap(next)
             #expect(try store.clusterMap() == next)
+            #expect(try store.clusterMap().nodes[0].drives[0].health == .evicted)
             #expect(try store.clusterMap().node(try node("node-2")) == nil)
         }
     }

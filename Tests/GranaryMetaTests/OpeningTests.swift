@@ -51,12 +51,12 @@ struct OpeningTests {
                 (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA user_version"))
             }
             try q.close()
-            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes", "v4-repair", "v5-leases"])
+            #expect(names == ["v1-cluster", "v2-namespace", "v3-stripes", "v4-repair", "v5-leases", "v6-drive-health"])
             #expect(pragmas.0 == "wal")
-            #expect(pragmas.1 == 5)
+            #expect(pragmas.1 == 6)
             // Reopening an up-to-date file migrates nothing and keeps the data.
             let store = try SQLiteMetaStore(path: path)
-            #expect(try store.schemaVersion() == 5)
+            #expect(try store.schemaVersion() == 6)
         }
     }
 
