@@ -12,6 +12,7 @@ PKGS=(
   postgresql                    # PostgreSQL metadata engine: the tests start a throwaway server from its binaries
   smartmontools                 # drive health: SMART attributes via smartctl --json (a VM's drives have none; the note says why)
   python3 tar                   # the loader bench's Python baseline; tar interoperability tests
+  iproute2                      # ip netns: the namespaced-hosts tests and fault drills
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -27,3 +27,10 @@ static inline void granary_ssl_ctx_ignore_unexpected_eof(SSL_CTX *ctx) {
     // truncated frame by the layer above; OpenSSL's own error for it would only hide the reason.
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 }
+
+static inline void granary_ssl_ctx_read_ahead(SSL_CTX *ctx) {
+    // Read whole socket buffers into OpenSSL's buffer, not one record header at a time: fewer
+    // system calls for large reads.
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
+}

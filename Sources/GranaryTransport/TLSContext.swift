@@ -35,6 +35,7 @@ package final class TLSContext: Sendable {
         self.settings = settings
         guard granary_ssl_ctx_min_tls13(ctx) == 1 else { throw .tlsSetup(reason: "OpenSSL refuses TLS 1.3: \(Self.errorText())") }
         granary_ssl_ctx_ignore_unexpected_eof(ctx)
+        granary_ssl_ctx_read_ahead(ctx)
         guard SSL_CTX_load_verify_locations(ctx, settings.caFile, nil) == 1 else {
             throw .tlsSetup(reason: "tls.ca_file \(settings.caFile): \(Self.errorText())")
         }
