@@ -32,6 +32,9 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case verifyFailed(path: String, reason: String)
     /// The cache directory cannot be used (unwritable, or owned by another process).
     case cacheUnavailable(directory: String, reason: String)
+    /// The client's identity lacks a permission on `path` (the client API checks modes as the
+    /// kernel does for the mount).
+    case permissionDenied(path: String, need: String, identity: String)
 
     public var description: String {
         switch self {
@@ -53,6 +56,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .wrongKind(path, expected): return "\(path): not \(expected)"
         case let .verifyFailed(path, reason): return "\(path): verification failed: \(reason)"
         case let .cacheUnavailable(directory, reason): return "cache directory \(directory): \(reason)"
+        case let .permissionDenied(path, need, identity): return "\(path): permission denied (\(identity) needs \(need) permission)"
         }
     }
 

@@ -43,7 +43,7 @@ extension FileClient {
 
     /// The whole file at `path`.
     public func readFile(_ path: String) async throws(ClientError) -> [UInt8] {
-        let inode = try await meta.resolve(path)
+        let inode = try await authorize(path, .read)
         guard inode.kind == .file else { throw .wrongKind(path: path, expected: "a regular file") }
         let map = try await meta.fileMap(inode.id)
         guard map.inode.size <= Int64(Int.max / 2) else { throw .localFile(path: path, reason: "too large to read into memory") }
@@ -106,12 +106,17 @@ extension FileClient {
     @discardableResult
     public func writeFile(_ path: String, bytes: [UInt8], mode: UInt32 = 0o644, replace: Bool = false) async throws(ClientError) -> Inode {
         let (dir, name) = try split(path)
-        let parent = try await meta.resolve(dir)
+        let parent = try await authorize(dir, [.write, .execute])
+        if replace, settings.identity != nil, try await meta.lookup(parent.id, name) != nil {
+            _ = try await authorize(path, .write)
+        }
         let layout = try await layoutForNewFiles(in: parent.id)
         let (stripes, extents) = try await writeData(file: path, layout: layout, size: Int64(bytes.count)) { (offset, buf) throws(ClientError) in
             bytes.withUnsafeBytes { src in buf.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[Int(offset)..<(Int(offset) + buf.count)])) }
         }
-        let file = NewFile(parent: parent.id, name: name, mode: mode, size: Int64(bytes.count), extents: extents, replace: replace)
+        let owner = newOwner
+        let file = NewFile(parent: parent.id, name: name, mode: mode, uid: owner.uid, gid: owner.gid, size: Int64(bytes.count),
+                           extents: extents, replace: replace)
         guard let inode = try await meta.commitFiles(stripes: stripes, files: [file]).first else {
             throw .meta(.notFound(parent: parent.id, name: name))
         }

@@ -17,6 +17,10 @@ public struct FileClientSettings: Sendable, Equatable {
     public var stripesInFlight: Int
     /// How old a cached cluster map may be before it is fetched again.
     public var mapMaxAgeMs: Int
+    /// The user the path-based calls (`readFile`, `writeFile`, `authorize`) check permissions for,
+    /// as the kernel does for a mount; nil: a trusted client, no checks (the mount itself, whose
+    /// kernel checks, and the cluster's own services). The CLI sets the calling user.
+    public var identity: AccessIdentity? = nil
 
     public init(defaultLayout: StripeLayout = .default, smallFileThreshold: Int = 1 << 20, hedgeAfterMs: Int = 2000,
                 fragmentTimeoutMs: Int = 30_000, stripesInFlight: Int = 4, mapMaxAgeMs: Int = 2000) {

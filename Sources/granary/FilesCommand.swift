@@ -6,10 +6,20 @@ import GranaryMeta
 
 /// The namespace commands: `ls`, `stat`, `cat`, `cp`, `rm`, `mkdir`.
 enum FilesCommand {
+    /// Runs `body` with a client that checks file modes for the calling user, as the kernel does
+    /// on a mount (root passes, as there).
     static func run(_ options: ClientOptions, _ what: String, _ body: (FileClient) async throws -> Void) async throws {
-        let (client, transport) = try options.fileClient()
+        var settings = FileClientSettings()
+        settings.identity = .process
+        let (client, transport) = try options.fileClient(settings: settings)
         defer { transport.closeAll() }
         do { try await body(client) } catch let e as CLIError { throw e } catch { throw CLIError("\(what): \(error)") }
+    }
+
+    /// Refuses unless the client's identity has `want` on `inode` (at `path`).
+    static func need(_ c: FileClient, _ inode: Inode, _ path: String, _ want: AccessIdentity.Permission) throws(ClientError) {
+        guard let who = c.settings.identity, !who.allows(inode, want) else { return }
+        throw .permissionDenied(path: path, need: want.description, identity: who.description)
     }
 
     static func mode(_ i: Inode) -> String {
@@ -28,9 +38,10 @@ struct Ls: AsyncParsableCommand {
 
     func run() async throws {
         try await FilesCommand.run(options, "ls \(path)") { c in
-            let inode = try await c.meta.resolve(path)
+            let inode = try await c.authorize(path, [])
             var rows: [Row] = []
             if inode.kind == .directory {
+                try FilesCommand.need(c, inode, path, .read)
                 for e in try await c.meta.readdir(inode.id) {
                     let i = try await c.meta.getattr(e.inode)
                     rows.append(Row(name: e.name, kind: i.kind.rawValue, size: i.size, mode: FilesCommand.mode(i), mtime: i.mtime))
@@ -53,7 +64,7 @@ struct Stat: AsyncParsableCommand {
 
     func run() async throws {
         try await FilesCommand.run(options, "stat \(path)") { c in
-            let inode = try await c.meta.resolve(path)
+            let inode = try await c.authorize(path, [])
             guard inode.kind == .file else {
                 let layout = inode.kind == .directory ? try await c.meta.effectiveLayout(inode.id) : nil
                 if options.json { print(Output.json(Report(inode: inode, layout: layout, extents: [], stripes: []))) } else {
@@ -81,7 +92,7 @@ struct Cat: AsyncParsableCommand {
 
     func run() async throws {
         try await FilesCommand.run(options, "cat \(path)") { c in
-            let inode = try await c.meta.resolve(path)
+            let inode = try await c.authorize(path, .read)
             guard inode.kind == .file else { throw CLIError("cat \(path): not a regular file") }
             try await c.stream(try await c.meta.fileMap(inode.id), path: path, chunk: 8 << 20) { FileHandle.standardOutput.write(Data($0)) }
         }
@@ -125,11 +136,11 @@ struct Rm: AsyncParsableCommand {
         try await FilesCommand.run(options, "rm \(path)") { c in
             guard path.contains(where: { $0 != "/" }) else { throw CLIError("rm: refusing to remove /") }
             let (dir, name) = try c.split(path)
-            let parent = try await c.meta.resolve(dir)
-            let inode = try await c.meta.resolve(path)
+            let parent = try await c.authorize(dir, [.write, .execute])
+            let inode = try await c.authorize(path, [])
             if inode.kind == .directory {
                 guard d || r else { throw CLIError("rm \(path): is a directory (use -d or -r)") }
-                if r { try await removeTree(c, inode.id) }
+                if r { try await removeTree(c, inode, path) }
                 try await c.meta.rmdir(parent.id, name)
             } else {
                 try await c.meta.unlink(parent.id, name)
@@ -137,13 +148,15 @@ struct Rm: AsyncParsableCommand {
         }
     }
 
-    func removeTree(_ c: FileClient, _ dir: InodeID) async throws {
-        for e in try await c.meta.readdir(dir) {
+    /// Empties `dir` depth first; each directory must be readable, writable and searchable.
+    func removeTree(_ c: FileClient, _ dir: Inode, _ path: String) async throws {
+        try FilesCommand.need(c, dir, path, [.read, .write, .execute])
+        for e in try await c.meta.readdir(dir.id) {
             if e.kind == .directory {
-                try await removeTree(c, e.inode)
-                try await c.meta.rmdir(dir, e.name)
+                try await removeTree(c, try await c.meta.getattr(e.inode), path + "/" + e.name)
+                try await c.meta.rmdir(dir.id, e.name)
             } else {
-                try await c.meta.unlink(dir, e.name)
+                try await c.meta.unlink(dir.id, e.name)
             }
         }
     }
@@ -155,7 +168,24 @@ struct Mkdir: AsyncParsableCommand {
     @Argument(help: "Granary path.") var path: String
 
     func run() async throws {
-        try await FilesCommand.run(options, "mkdir \(path)") { c in _ = try await c.meta.mkdirAll(path) }
+        try await FilesCommand.run(options, "mkdir \(path)") { c in
+            // The deepest directory that exists must be writable and searchable; what is made
+            // below it belongs to the caller.
+            var existing = path
+            while true {
+                do {
+                    let inode = try await c.authorize(existing, [])
+                    if existing != path { try FilesCommand.need(c, inode, existing, [.write, .execute]) }
+                    break
+                } catch let ClientError.meta(e) {
+                    guard case .notFound = e, existing != "/" else { throw ClientError.meta(e) }
+                    existing = FileIO.parent(of: existing)
+                    if existing.isEmpty { existing = "/" }
+                }
+            }
+            let who = c.settings.identity ?? AccessIdentity(uid: 0, gids: [0])
+            _ = try await c.meta.mkdirAll(path, uid: who.uid, gid: who.gids.first ?? 0)
+        }
     }
 }
 

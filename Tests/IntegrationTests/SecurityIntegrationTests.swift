@@ -119,6 +119,49 @@ extension IntegrationSuites {
             }
         }
 
+        @Test func theClientAPIChecksModesAsTheMountDoes() async throws {
+            let cluster = try ClusterHarness(nodes: 3, drives: 2)
+            defer { cluster.shutdown() }
+            #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 3 && $0.allUp } != nil)
+            let t = TCPTransport(secret: cluster.secret, logger: cluster.logger)
+            defer { t.closeAll() }
+            func client(_ who: AccessIdentity?) -> FileClient {
+                var s = FileClientSettings()
+                s.mapMaxAgeMs = 0
+                s.identity = who
+                return FileClient(managers: cluster.managerEndpoints, transport: t, settings: s, logger: cluster.logger)
+            }
+            let trusted = client(nil)
+            let alice = client(AccessIdentity(uid: 1000, gids: [1000]))
+            let team = client(AccessIdentity(uid: 3000, gids: [3000, 1000]))
+            let bob = client(AccessIdentity(uid: 2000, gids: [2000]))
+            let root = client(AccessIdentity(uid: 0, gids: [0]))
+            _ = try await trusted.meta.mkdirAll("/home", mode: 0o755)
+            _ = try await trusted.meta.mkdirAll("/home/alice", mode: 0o750, uid: 1000, gid: 1000)
+            let text = Array("alice's notes".utf8)
+            // Alice writes in her directory; the file is hers.
+            _ = try await alice.writeFile("/home/alice/notes.txt", bytes: text, mode: 0o640)
+            let made = try await trusted.meta.resolve("/home/alice/notes.txt")
+            #expect(made.uid == 1000 && made.gid == 1000 && made.mode & 0o777 == 0o640)
+            #expect(try await alice.readFile("/home/alice/notes.txt") == text)
+            // Her group may read (directory r-x, file r--) but not write there or replace the file.
+            #expect(try await team.readFile("/home/alice/notes.txt") == text)
+            await #expect { try await team.writeFile("/home/alice/new.txt", bytes: [1]) } throws: { e in
+                guard case let .permissionDenied(path, need, _)? = e as? ClientError else { return false }
+                return path == "/home/alice" && need == "write+search"
+            }
+            await #expect(throws: ClientError.self) { try await team.writeFile("/home/alice/notes.txt", bytes: [1], replace: true) }
+            // Anyone else cannot even walk into her directory.
+            await #expect { _ = try await bob.readFile("/home/alice/notes.txt") } throws: { e in
+                guard case let .permissionDenied(path, need, identity)? = e as? ClientError else { return false }
+                return path == "/home/alice" && need == "search" && identity == "uid 2000, gid 2000"
+            }
+            // Root and trusted clients pass; nothing a refused call tried left a trace.
+            #expect(try await root.readFile("/home/alice/notes.txt") == text)
+            let home = try await trusted.meta.resolve("/home/alice")
+            #expect(try await trusted.meta.readdir(home.id).map(\.name) == ["notes.txt"])
+        }
+
         static func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
             let start = Date()
             while Date().timeIntervalSince(start) < seconds {
