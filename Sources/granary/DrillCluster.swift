@@ -1,6 +1,7 @@
 import Foundation
 import GranaryCore
 import GranaryManager
+import GranaryTestSupport
 import GranaryTransport
 import Logging
 
@@ -18,7 +19,7 @@ final class DrillCluster {
     let managerEndpoints: [Endpoint]
     let nodeNames: [String]
     let drivesPerNode: Int
-    let hosts: DrillHosts?
+    let hosts: NetnsHosts?
     /// The drive on a tmpfs, when it could be mounted; `tmpfsNote` says why not otherwise.
     private(set) var tmpfsDrive: DriveID?
     private(set) var tmpfsNote: String?
@@ -30,7 +31,7 @@ final class DrillCluster {
     /// Writes the configs and starts every process. `meta`: a shared PostgreSQL URL (several
     /// managers) or nil (one manager, SQLite). `tmpfs`: the drive to mount a tmpfs of
     /// `tmpfsBytes` on before its node starts.
-    init(dir: String, nodes: Int, drives: Int, managers: Int, meta: String?, leaseMs: Int, hosts: DrillHosts?,
+    init(dir: String, nodes: Int, drives: Int, managers: Int, meta: String?, leaseMs: Int, hosts: NetnsHosts?,
          heartbeatTimeoutMs: Int, repair: DaemonConfig.Repair, health: HealthPolicy, tmpfs: DriveID?, tmpfsBytes: Int) throws(DrillError) {
         self.dir = dir
         self.drivesPerNode = drives

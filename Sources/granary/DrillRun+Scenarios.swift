@@ -2,6 +2,7 @@ import Foundation
 import GranaryClient
 import GranaryCore
 import GranaryManager
+import GranaryTestSupport
 import GranaryMeta
 
 /// The scenarios: each injects its fault under the running load, holds it, removes it (where the
@@ -302,7 +303,7 @@ extension DrillRun {
         }
         let host = 4
         let node = cluster.nodeNames[host % cluster.nodeNames.count]
-        try hosts.cut(host)
+        do { try hosts.cut(host) } catch { throw .setup("cut-network: \(error)") }
         let at = FileClient.seconds()
         say("cut-network: host \(host) (\(hosts.address(host)), \(node)) cut off")
         do {
@@ -313,7 +314,7 @@ extension DrillRun {
             try? hosts.heal(host)
             throw error
         }
-        try hosts.heal(host)
+        do { try hosts.heal(host) } catch { throw .setup("cut-network: \(error)") }
         result.holdSeconds = Self.round(FileClient.seconds() - at)
         say("cut-network: host \(host) link back up")
     }

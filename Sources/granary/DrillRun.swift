@@ -97,7 +97,7 @@ final class DrillRun {
     func run() async throws(DrillError) -> DrillReport {
         var report = DrillReport(variant: settings.netns ? "netns" : "embedded", cluster: clusterText)
         try? FileManager.default.removeItem(atPath: settings.dir)
-        var hosts: DrillHosts?
+        var hosts: NetnsHosts?
         defer {
             cluster?.stop()
             transport?.closeAll()
@@ -105,9 +105,9 @@ final class DrillRun {
             hosts?.destroy()
         }
         if settings.netns {
-            if let why = DrillHosts.unavailable { throw .setup("the namespaced-hosts drill cannot run: \(why)") }
+            if let why = NetnsHosts.unavailable { throw .setup("the namespaced-hosts drill cannot run: \(why)") }
             say("building \(Self.nodes) namespaced hosts (tag \(settings.tag))")
-            hosts = try DrillHosts(count: Self.nodes, tag: settings.tag)
+            do { hosts = try NetnsHosts(count: Self.nodes, tag: settings.tag) } catch { throw .setup("\(error)") }
             guard let built = hosts else { throw .setup("internal: no hosts") }
             do {
                 return try await PostgresTestServer.withDatabaseAsync(host: built.gateway) { (url: String) async throws -> DrillReport in
@@ -121,7 +121,7 @@ final class DrillRun {
         return try await drill(&report, hosts: nil, meta: nil)
     }
 
-    private func drill(_ report: inout DrillReport, hosts: DrillHosts?, meta: String?) async throws(DrillError) -> DrillReport {
+    private func drill(_ report: inout DrillReport, hosts: NetnsHosts?, meta: String?) async throws(DrillError) -> DrillReport {
         let wantsTmpfs = settings.scenarios.contains(.fullDrive)
         say("starting \(hosts == nil ? 1 : 2) manager(s) and \(Self.nodes) storage nodes in \(settings.dir)")
         let cluster = try DrillCluster(dir: settings.dir, nodes: Self.nodes, drives: Self.drives, managers: hosts == nil ? 1 : 2, meta: meta,

@@ -1,6 +1,7 @@
 import Foundation
 import GranaryCore
 import GranaryManager
+import GranaryTestSupport
 import GranaryTransport
 import GranaryWire
 import Logging
