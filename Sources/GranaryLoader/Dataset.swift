@@ -54,17 +54,44 @@ public final class Dataset: Sendable {
         }
         let path = indexPath(root: root, format: format)
         let options = format.canonical + ";" + label.canonical
+        // With an identity on the client, the caller must be able to list the dataset (read and
+        // search on the root; the walk checks every directory and file below).
         let rootInode: Inode
-        do { rootInode = try await client.meta.resolve(root) } catch { throw .dataset(root: root, cause: error.description) }
+        do { rootInode = try await client.authorize(root, []) } catch { throw .dataset(root: root, cause: error.description) }
         guard rootInode.isDirectory else { throw .dataset(root: root, cause: "not a directory") }
+        if let who = client.settings.identity, !who.allows(rootInode, [.read, .execute]) {
+            throw .client(.permissionDenied(path: root, need: "read+search", identity: who.description))
+        }
         if !rebuildIndex, let index = await current(path: path, root: root, options: options, client: client, progress: progress) {
             return Dataset(root: root, format: format, labelRule: label, index: index, reused: true, indexPath: path)
         }
         // The index's directory is made before the walk records the root's mtime: making it later
         // would change that mtime and make the new index look stale at once.
-        do { _ = try await client.meta.mkdirAll(try client.split(path).0) } catch { throw .client(error) }
+        // A user who may read the dataset but not write beside it still trains: the index is then
+        // kept in memory only, and built again next time.
+        var storable = true
+        do throws(ClientError) {
+            let indexDir = try client.split(path).0
+            if let who = client.settings.identity {
+                let exists = (try? await client.meta.resolve(indexDir)) != nil
+                do { _ = try await client.authorize(exists ? indexDir : root, [.write, .execute]) } catch {
+                    guard case .permissionDenied = error else { throw error }
+                    storable = false
+                }
+                if storable { _ = try await client.meta.mkdirAll(indexDir, uid: who.uid, gid: who.gids.first ?? 0) }
+            } else {
+                _ = try await client.meta.mkdirAll(indexDir)
+            }
+        } catch { throw .client(error) }
         let bytes = try await DatasetBuilder(root: root, format: format, label: label, options: options, client: client, progress: progress).build()
-        do throws(ClientError) { try await client.writeFile(path, bytes: bytes, replace: true) } catch { throw .client(error) }
+        if storable {
+            do throws(ClientError) { try await client.writeFile(path, bytes: bytes, replace: true) } catch {
+                guard case .permissionDenied = error else { throw .client(error) }
+                progress("cannot store the index at \(path) (\(error)); using it from memory")
+            }
+        } else {
+            progress("cannot store the index at \(path): no write permission there; using it from memory")
+        }
         return Dataset(root: root, format: format, labelRule: label, index: try DatasetIndex(bytes: bytes, path: path), reused: false, indexPath: path)
     }
 
@@ -103,6 +130,18 @@ public final class Dataset: Sendable {
         for (s, a) in zip(shards, attrs.dropFirst(dirs.count)) where a?.mtime != s.mtime || a?.size != s.size {
             progress("index \(path): shard \(s.path) changed since it was built; rebuilding it")
             return nil
+        }
+        // Another user may have built it: a directory this client's user cannot list sends it
+        // through the walk, which refuses by name. (Files' own modes are checked by the walk.)
+        if let who = client.settings.identity {
+            for (d, a) in zip(dirs, attrs) where a.map({ !who.allows($0, [.read, .execute]) }) ?? false {
+                progress("index \(path): \(root)/\(d.path) is not readable by \(who); walking the dataset again")
+                return nil
+            }
+            for (s, a) in zip(shards, attrs.dropFirst(dirs.count)) where a.map({ !who.allows($0, .read) }) ?? false {
+                progress("index \(path): shard \(s.path) is not readable by \(who); walking the dataset again")
+                return nil
+            }
         }
         return index
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GranaryClient
 import GranaryCore
+import GranaryLoader
 import GranaryManager
 import GranaryTestSupport
 import GranaryTransport
@@ -160,6 +161,24 @@ extension IntegrationSuites {
             #expect(try await root.readFile("/home/alice/notes.txt") == text)
             let home = try await trusted.meta.resolve("/home/alice")
             #expect(try await trusted.meta.readdir(home.id).map(\.name) == ["notes.txt"])
+
+            // The loader, for a user: a sample it may not read stops the index build by name; once
+            // readable, the dataset opens, and its index (which it may not store beside a
+            // root-owned dataset) is kept in memory.
+            _ = try await trusted.meta.mkdirAll("/data/ds/a", mode: 0o755)
+            for i in 0..<4 { _ = try await trusted.writeFile("/data/ds/a/s\(i).bin", bytes: [UInt8](repeating: UInt8(i), count: 100)) }
+            let locked = try await trusted.writeFile("/data/ds/a/locked.bin", bytes: [9], mode: 0o600)
+            await #expect { _ = try await Dataset.open("/data/ds", format: .files(extensions: ["bin"]), client: alice) } throws: { e in
+                guard case let .client(.permissionDenied(path, need, _))? = e as? LoaderError else { return false }
+                return path == "/data/ds/a/locked.bin" && need == "read"
+            }
+            _ = try await trusted.meta.setAttributes(locked.id, mode: 0o644)
+            let opened = try await Dataset.open("/data/ds", format: .files(extensions: ["bin"]), client: alice)
+            #expect(opened.count == 5)
+            await #expect(throws: ClientError.self) { _ = try await trusted.meta.resolve("/data/ds/.granary") }
+            // Built by root, the stored index serves the user too.
+            _ = try await Dataset.open("/data/ds", format: .files(extensions: ["bin"]), client: root)
+            #expect(try await Dataset.open("/data/ds", format: .files(extensions: ["bin"]), client: alice).indexReused)
         }
 
         static func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
