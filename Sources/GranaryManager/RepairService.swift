@@ -212,6 +212,10 @@ public actor RepairService {
                 case .failed: p.stripesFailed += 1
                 case .skipped, .waiting: break
                 }
+                // Stripes that became degraded after the pass was counted (a second node lost, new
+                // writes landing on a drive that then failed) join it as the listing reaches them:
+                // the total grows with them, so done + failed never passes it.
+                p.stripesTotal = max(p.stripesTotal, p.stripesDone + p.stripesFailed)
                 status.pass = p
                 save(force: false)
             }
