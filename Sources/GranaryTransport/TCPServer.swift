@@ -120,11 +120,14 @@ public final class TCPServer: Sendable {
                 break
             }
             guard let matched = authenticator.secretMatching(response, serverNonce: serverNonce) else {
-                reason = "wrong cluster secret"
+                // Counted and logged before the client hears of it: whoever reacts to the refusal
+                // (a test reading the stats) must find it counted.
+                count { $0.authFailures += 1 }
+                logger.warning("refused connection from \(peer): authentication failed: wrong cluster secret")
                 // Tell the client why before closing, so its error says so too.
                 let body = RemoteError(.unauthorized, "authentication failed: wrong cluster secret").encoded
                 _ = FrameIO.send(socket, FrameHeader(type: .authResult, flags: FrameHeader.responseFlag | FrameHeader.errorFlag, requestID: 0, payloadLength: body.count), body)
-                break
+                return false
             }
             let proof = AuthResult(mac: authenticator.serverProof(serverNonce: serverNonce, clientNonce: response.clientNonce, with: matched)).encoded
             guard FrameIO.send(socket, FrameHeader(type: .authResult, flags: FrameHeader.responseFlag, requestID: 0, payloadLength: proof.count), proof) == .ok else {
