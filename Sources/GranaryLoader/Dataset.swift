@@ -59,9 +59,7 @@ public final class Dataset: Sendable {
         let rootInode: Inode
         do { rootInode = try await client.authorize(root, []) } catch { throw .dataset(root: root, cause: error.description) }
         guard rootInode.isDirectory else { throw .dataset(root: root, cause: "not a directory") }
-        if let who = client.settings.identity, !who.allows(rootInode, [.read, .execute]) {
-            throw .client(.permissionDenied(path: root, need: "read+search", identity: who.description))
-        }
+        do throws(ClientError) { try client.require([.read, .execute], on: rootInode, at: root) } catch { throw .client(error) }
         if !rebuildIndex, let index = await current(path: path, root: root, options: options, client: client, progress: progress) {
             return Dataset(root: root, format: format, labelRule: label, index: index, reused: true, indexPath: path)
         }

@@ -62,13 +62,10 @@ struct DatasetBuilder {
         let top: Inode
         do { top = try await client.meta.resolve(root) } catch { throw .dataset(root: root, cause: error.description) }
         var pending: [(path: String, inode: Inode)] = [("", top)]
-        let who = client.settings.identity
         func full(_ p: String) -> String { p.isEmpty ? root : (root == "/" ? "" : root) + "/" + p }
         while let (path, dir) = pending.popLast() {
             // What `find` or ImageFolder would be refused as this user is refused here, by name.
-            if let who, !who.allows(dir, [.read, .execute]) {
-                throw .client(.permissionDenied(path: full(path), need: "read+search", identity: who.description))
-            }
+            do throws(ClientError) { try client.require([.read, .execute], on: dir, at: full(path)) } catch { throw .client(error) }
             directories.append(DatasetIndex.Directory(inode: dir.id, mtime: dir.mtime, path: path))
             let listing: [(DirEntry, Inode)]
             do { listing = try await client.meta.readdirPlus(dir.id) } catch {
@@ -79,9 +76,7 @@ struct DatasetBuilder {
                 switch inode.kind {
                 case .directory: pending.append((child, inode))
                 case .file:
-                    if let who, !who.allows(inode, .read) {
-                        throw .client(.permissionDenied(path: full(child), need: "read", identity: who.description))
-                    }
+                    do throws(ClientError) { try client.require(.read, on: inode, at: full(child)) } catch { throw .client(error) }
                     files.append((child, inode))
                 default: continue
                 }

@@ -16,12 +16,6 @@ enum FilesCommand {
         do { try await body(client) } catch let e as CLIError { throw e } catch { throw CLIError("\(what): \(error)") }
     }
 
-    /// Refuses unless the client's identity has `want` on `inode` (at `path`).
-    static func need(_ c: FileClient, _ inode: Inode, _ path: String, _ want: AccessIdentity.Permission) throws(ClientError) {
-        guard let who = c.settings.identity, !who.allows(inode, want) else { return }
-        throw .permissionDenied(path: path, need: want.description, identity: who.description)
-    }
-
     static func mode(_ i: Inode) -> String {
         let t: Character = i.kind == .directory ? "d" : i.kind == .symlink ? "l" : "-"
         let bits = "rwxrwxrwx"
@@ -41,7 +35,7 @@ struct Ls: AsyncParsableCommand {
             let inode = try await c.authorize(path, [])
             var rows: [Row] = []
             if inode.kind == .directory {
-                try FilesCommand.need(c, inode, path, .read)
+                try c.require(.read, on: inode, at: path)
                 for e in try await c.meta.readdir(inode.id) {
                     let i = try await c.meta.getattr(e.inode)
                     rows.append(Row(name: e.name, kind: i.kind.rawValue, size: i.size, mode: FilesCommand.mode(i), mtime: i.mtime))
@@ -150,7 +144,7 @@ struct Rm: AsyncParsableCommand {
 
     /// Empties `dir` depth first; each directory must be readable, writable and searchable.
     func removeTree(_ c: FileClient, _ dir: Inode, _ path: String) async throws {
-        try FilesCommand.need(c, dir, path, [.read, .write, .execute])
+        try c.require([.read, .write, .execute], on: dir, at: path)
         for e in try await c.meta.readdir(dir.id) {
             if e.kind == .directory {
                 try await removeTree(c, try await c.meta.getattr(e.inode), path + "/" + e.name)
@@ -175,7 +169,7 @@ struct Mkdir: AsyncParsableCommand {
             while true {
                 do {
                     let inode = try await c.authorize(existing, [])
-                    if existing != path { try FilesCommand.need(c, inode, existing, [.write, .execute]) }
+                    if existing != path { try c.require([.write, .execute], on: inode, at: existing) }
                     break
                 } catch let ClientError.meta(e) {
                     guard case .notFound = e, existing != "/" else { throw ClientError.meta(e) }
