@@ -24,6 +24,9 @@ public final class ClusterKeys: Sendable {
         state = Mutex((keyring, nil))
     }
 
+    /// One secret, fixed in memory.
+    public convenience init(secret: ClusterSecret) { self.init(fixed: ClusterKeyring(current: secret)) }
+
     /// Loads the keys from a secret file (see `ClusterKeyring` for its format).
     public init(path: String) throws(ClusterSecret.Failure) {
         self.path = path

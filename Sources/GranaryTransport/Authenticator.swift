@@ -15,7 +15,7 @@ public struct Authenticator: Sendable {
     /// Prove with the previous secret instead of the current one (the fallback after a refusal).
     let provesWithPrevious: Bool
 
-    public init(secret: ClusterSecret) { self.init(keys: ClusterKeys(fixed: ClusterKeyring(current: secret))) }
+    public init(secret: ClusterSecret) { self.init(keys: ClusterKeys(secret: secret)) }
 
     public init(keys: ClusterKeys) {
         self.keys = keys

@@ -54,7 +54,7 @@ public final class RDMAServer: TransportServer {
     /// Binds `endpoint` (an address of an RDMA-capable interface; port 0 picks one). Call `start()`.
     public convenience init(listen endpoint: Endpoint, secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(),
                             handler: any RequestHandler, logger: Logger) throws(TransportError) {
-        try self.init(listen: endpoint, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, rdma: rdma,
+        try self.init(listen: endpoint, keys: ClusterKeys(secret: secret), settings: settings, rdma: rdma,
                       handler: handler, logger: logger)
     }
 

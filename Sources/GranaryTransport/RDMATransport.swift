@@ -36,7 +36,7 @@ public final class RDMATransport: Transport {
     }
 
     public convenience init(secret: ClusterSecret, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {
-        try self.init(keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, rdma: rdma, logger: logger)
+        try self.init(keys: ClusterKeys(secret: secret), settings: settings, rdma: rdma, logger: logger)
     }
 
     public init(keys: ClusterKeys, settings: TransportSettings = .init(), rdma: RDMASettings = .init(), logger: Logger) throws(TransportError) {

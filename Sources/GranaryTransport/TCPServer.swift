@@ -42,7 +42,7 @@ public final class TCPServer: Sendable {
     /// Binds `endpoint` (port 0 picks a free one: see `port`). Call `start()` to accept.
     public convenience init(listen endpoint: Endpoint, secret: ClusterSecret, settings: TransportSettings = .init(),
                             handler: any RequestHandler, logger: Logger, maxInFlightPerConnection: Int = 64) throws(TransportError) {
-        try self.init(listen: endpoint, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, handler: handler,
+        try self.init(listen: endpoint, keys: ClusterKeys(secret: secret), settings: settings, handler: handler,
                       logger: logger, maxInFlightPerConnection: maxInFlightPerConnection)
     }
 

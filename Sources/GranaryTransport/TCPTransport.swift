@@ -26,7 +26,7 @@ public final class TCPTransport: Transport {
     public var readCounters: TransportReadCounters { TransportReadCounters(directBytes: received.value.load(ordering: .relaxed)) }
 
     public convenience init(secret: ClusterSecret, settings: TransportSettings = .init(), logger: Logger) {
-        self.init(keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, logger: logger)
+        self.init(keys: ClusterKeys(secret: secret), settings: settings, logger: logger)
     }
 
     /// Authenticates with `keys` as they are at each handshake (a daemon's keys follow its secret file).

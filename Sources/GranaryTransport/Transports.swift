@@ -10,7 +10,7 @@ import Logging
 /// nothing falls back silently.
 public enum Transports {
     public static func client(secret: ClusterSecret, settings: TransportSettings, logger: Logger) throws(TransportError) -> any Transport {
-        try client(keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, logger: logger)
+        try client(keys: ClusterKeys(secret: secret), settings: settings, logger: logger)
     }
 
     /// A transport that authenticates with `keys` as they are at each handshake (a long-running
@@ -36,7 +36,7 @@ public enum Transports {
 
     public static func server(listen: Endpoint, secret: ClusterSecret, settings: TransportSettings, handler: any RequestHandler,
                               logger: Logger) throws(TransportError) -> any TransportServer {
-        try server(listen: listen, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, handler: handler, logger: logger)
+        try server(listen: listen, keys: ClusterKeys(secret: secret), settings: settings, handler: handler, logger: logger)
     }
 
     public static func server(listen: Endpoint, keys: ClusterKeys, settings: TransportSettings, handler: any RequestHandler,

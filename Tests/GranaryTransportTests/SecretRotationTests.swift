@@ -36,7 +36,7 @@ import Testing
             await #expect(throws: TransportError.self) { try await Self.ping(TCPTransport(secret: stranger, logger: logger), server) }
         }
         // After the rotation finishes, the old secret is refused.
-        let finished = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), keys: ClusterKeys(fixed: ClusterKeyring(current: Self.b)),
+        let finished = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), keys: ClusterKeys(secret: Self.b),
                                      handler: EchoHandler(), logger: logger)
         finished.start()
         defer { finished.stop() }

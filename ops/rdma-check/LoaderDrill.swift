@@ -49,7 +49,7 @@ struct LoaderDrill {
             settings = m.transport
             try check(settings.kind == .rdma, "the manager's config reads back transport \(settings.kind)")
             guard let mc = m.manager else { throw CheckFailure(description: "the manager config has no [manager]") }
-            manager = try ManagerServer(config: mc, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: settings, logger: logger)
+            manager = try ManagerServer(config: mc, keys: ClusterKeys(secret: secret), settings: settings, logger: logger)
             for i in 1...3 {
                 guard let id = NodeID("node-\(i)") else { throw CheckFailure(description: "bad node id") }
                 let drives = (0..<2).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/node-\(i)/d\($0)") }
@@ -58,7 +58,7 @@ struct LoaderDrill {
                     secretFile: secretFile, managers: [managerEndpoint], node: id,
                     listen: Endpoint(host: address, port: basePort + UInt16(i)), heartbeatIntervalMs: 200, drives: drives))
                 guard let sc = s.storage else { throw CheckFailure(description: "node-\(i)'s config has no [storage]") }
-                nodes.append(try StorageNode(config: sc, managers: s.managers, keys: ClusterKeys(fixed: ClusterKeyring(current: secret)), settings: s.transport, logger: logger))
+                nodes.append(try StorageNode(config: sc, managers: s.managers, keys: ClusterKeys(secret: secret), settings: s.transport, logger: logger))
             }
         }
         guard ok else { return false }
