@@ -37,6 +37,21 @@ extension IntegrationSuites {
             return (FileClient(managers: cluster.managerEndpoints, transport: t, settings: s, logger: cluster.logger), t)
         }
 
+        /// Writes `count` files of `size` bytes as /ds/f0.bin, /ds/f1.bin… under a 4+2 layout of
+        /// 64 KiB fragments, each file's content distinct and deterministic (`salt` varies it
+        /// between tests); returns every path's bytes.
+        static func writeSpread(_ client: FileClient, count: Int, size: Int, salt: Int) async throws -> [String: [UInt8]] {
+            let dir = try await client.meta.mkdirAll("/ds")
+            try await client.meta.setLayout(dir.id, StripeLayout(k: 4, m: 2, fragmentSize: 64 << 10, backend: "isa_l_rs_cauchy"))
+            var files: [String: [UInt8]] = [:]
+            for i in 0..<count {
+                let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* (i + salt) &+ ($0 >> 10)) }
+                files["/ds/f\(i).bin"] = bytes
+                try await client.writeFile("/ds/f\(i).bin", bytes: bytes)
+            }
+            return files
+        }
+
         @Test(arguments: [(4, 2), (6, 3), (8, 3)])
         func importSurvivesMLostNodesAndFailsCleanlyBeyond(k: Int, m: Int) async throws {
             let cluster = try ClusterHarness(nodes: k + m, drives: 1, heartbeatTimeoutMs: 1500)

@@ -55,15 +55,8 @@ extension IntegrationSuites {
             #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 8 && $0.allUp } != nil)
             let (client, t) = ErasureIntegrationTests.client(cluster)
             defer { t.closeAll() }
-            let dir = try await client.meta.mkdirAll("/ds")
-            try await client.meta.setLayout(dir.id, StripeLayout(k: 4, m: 2, fragmentSize: 64 << 10, backend: "isa_l_rs_cauchy"))
-            var files: [String: [UInt8]] = [:]
-            for i in 0..<16 {
-                let bytes = (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0 &* (i + 3) &+ ($0 >> 11)) }
-                files["/f\(i).bin"] = bytes
-                try await client.writeFile("/ds/f\(i).bin", bytes: bytes)
-            }
-            let paths = files.keys.sorted().map { "/ds" + $0 }
+            let files = try await ErasureIntegrationTests.writeSpread(client, count: 16, size: 256 << 10, salt: 3)
+            let paths = files.keys.sorted()
             let slow = DriveID(parsing: "node-3/d0")!
             #expect(try await RepairIntegrationTests.stripes(client, paths).contains { s in s.fragments.contains { $0.drive == slow } })
 
@@ -80,7 +73,7 @@ extension IntegrationSuites {
                                 let path = paths[i % paths.count]
                                 i += 3
                                 let start = FileClient.seconds()
-                                if let got = try? await client.readFile(path), got == expected[String(path.dropFirst(3))] {
+                                if let got = try? await client.readFile(path), got == expected[path] {
                                     latencies.add((FileClient.seconds() - start) * 1000)
                                 } else {
                                     latencies.failures.add(1, ordering: .relaxed)
@@ -140,7 +133,7 @@ extension IntegrationSuites {
                 #expect(!s.fragments.contains { $0.drive == slow }, "stripe \(String(s.id, radix: 16)) still has a fragment on \(slow)")
                 #expect(Set(s.fragments.map(\.drive.node)).count == 6)
             }
-            try await RepairIntegrationTests.readAll(client, files, under: "/ds")
+            try await RepairIntegrationTests.readAll(client, files, under: "")
 
             // Rejoin: the fault cleared and an operator returns the drive; it takes fragments again.
             _ = try await manager.inject(slow, FaultSpec())

@@ -37,14 +37,7 @@ extension IntegrationSuites {
             #expect(await cluster.waitFor(seconds: 30) { $0.nodes.count == 6 && $0.allUp } != nil)
             let (client, t) = ErasureIntegrationTests.client(cluster)
             defer { t.closeAll() }
-            let dir = try await client.meta.mkdirAll("/ds")
-            try await client.meta.setLayout(dir.id, StripeLayout(k: 4, m: 2, fragmentSize: 64 << 10, backend: "isa_l_rs_cauchy"))
-            var files: [String: [UInt8]] = [:]
-            for i in 0..<12 {
-                let bytes = (0..<(200 << 10)).map { UInt8(truncatingIfNeeded: $0 &* (i + 5) &+ ($0 >> 9)) }
-                files["/ds/f\(i).bin"] = bytes
-                try await client.writeFile("/ds/f\(i).bin", bytes: bytes)
-            }
+            let files = try await ErasureIntegrationTests.writeSpread(client, count: 12, size: 200 << 10, salt: 5)
 
             // Exactly one leads; the other follows and names it.
             let before = await Self.statuses(cluster)

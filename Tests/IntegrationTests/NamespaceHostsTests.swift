@@ -35,14 +35,7 @@ extension IntegrationSuites {
             try #require(up != nil, "the namespace cluster did not come up:\n\(cluster.log("manager").suffix(2_000))")
             let (client, t) = ErasureIntegrationTests.client(cluster)
             defer { t.closeAll() }
-            let dir = try await client.meta.mkdirAll("/ds")
-            try await client.meta.setLayout(dir.id, StripeLayout(k: 4, m: 2, fragmentSize: 64 << 10, backend: "isa_l_rs_cauchy"))
-            var files: [String: [UInt8]] = [:]
-            for i in 0..<10 {
-                let bytes = (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0 &* (i + 7) &+ ($0 >> 10)) }
-                files["/ds/f\(i).bin"] = bytes
-                try await client.writeFile("/ds/f\(i).bin", bytes: bytes)
-            }
+            let files = try await ErasureIntegrationTests.writeSpread(client, count: 10, size: 256 << 10, salt: 7)
             let statuses = await ManagerFailoverTests.statuses(cluster)
             let leaderIndex = try #require(statuses.firstIndex { $0.leading }, "no leader: \(statuses)")
             let leader = statuses[leaderIndex].name
