@@ -1,4 +1,5 @@
 import Foundation
+import GranaryTransport
 import Logging
 import PostgresNIO
 import Synchronization
@@ -180,23 +181,10 @@ public final class PostgresTestServer: Sendable {
         }
     }
 
-    /// A loopback TCP port nothing listens on right now.
+    /// A loopback TCP port nothing listens on right now (below the ephemeral range: see
+    /// `LoopbackStream.freePort`).
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSetupError("socket() failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        guard bound else { throw TestSetupError("cannot bind a loopback port") }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        do { return Int(try LoopbackStream.freePort()) } catch { throw TestSetupError("cannot find a free loopback port: \(error)") }
     }
 
     /// Runs a command, throwing its output when it fails. Through `system` (fork, exec, waitpid),

@@ -147,7 +147,28 @@ final class ClusterHarness: @unchecked Sendable {
             if let map = try? await client.clusterMap(), condition(map) { return Date().timeIntervalSince(start) }
             try? await Task.sleep(for: .milliseconds(50))
         }
+        print(await diagnosis(client))
         return nil
+    }
+
+    /// What a failed wait saw, printed so a CI log says why: each node's and drive's state, and for
+    /// every process that has exited, its status and the end of its log (the directory is removed
+    /// at shutdown).
+    func diagnosis(_ client: ManagerClient) async -> String {
+        var lines = ["cluster \(dir): the wait timed out"]
+        do {
+            let map = try await client.clusterMap()
+            lines.append("map v\(map.version): " + map.nodes.map { "\($0.id.rawValue) \($0.state)" }.joined(separator: ", "))
+            let notUp = map.drives.filter { $0.state != .up }
+            if !notUp.isEmpty { lines.append("drives not up: " + notUp.map { "\($0.id) \($0.state)" }.joined(separator: ", ")) }
+        } catch {
+            lines.append("no cluster map: \(error)")
+        }
+        for (name, p) in processes.sorted(by: { $0.key < $1.key }) where !p.isRunning {
+            let tail = log(name).split(separator: "\n").suffix(8).joined(separator: "\n  ")
+            lines.append("\(name) exited with status \(p.terminationStatus):\n  \(tail)")
+        }
+        return lines.joined(separator: "\n")
     }
 
     func shutdown() {
