@@ -72,6 +72,10 @@ public struct DaemonConfig: Sendable, Equatable {
         /// Testing and drills only: every chunk read is answered this much later (the node serves
         /// other requests meanwhile), as a slow drive or a distant node would be.
         public var injectReadLatencyMs: Int = 0
+        /// `chunk_cache`: memory for whole chunks read recently, answered without a drive read or a
+        /// copy (0 turns it off). A chunk is cached only when it is at most a quarter of this.
+        public var chunkCacheBytes: Int = Storage.defaultChunkCacheBytes
+        public static let defaultChunkCacheBytes = 256 << 20
     }
 
     public var file: String
@@ -204,6 +208,7 @@ public struct DaemonConfig: Sendable, Equatable {
             var sc = Storage(nodeID: nodeID, listen: listen, advertise: advertise, drives: drives)
             if let h = try s.int("heartbeat_interval_ms", range: 10...600_000) { sc.heartbeatIntervalMs = h }
             if let l = try s.int("inject_read_latency_ms", range: 0...60_000) { sc.injectReadLatencyMs = l }
+            if let v = try s.byteSize("chunk_cache", range: 0...(1 << 40)) { sc.chunkCacheBytes = Int(v.bytes) }
             storage = sc
         } else if roles.contains(.storage) {
             throw .missingKey(file: file, key: "storage")

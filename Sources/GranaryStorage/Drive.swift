@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import GranaryCore
+import GranaryTransport
 import GranaryWire
 import Logging
 import Synchronization
@@ -284,6 +285,31 @@ public final class Drive: Sendable {
     /// `corruptChunk`, as in `read`), and its segment carries the checksum of the covered part.
     public func readForTransfer(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> [ReadChunkReply.Segment] {
         try readRange(key, offset: offset, into: buffer, verifyWholeBlocks: false)
+    }
+
+    /// Reads chunk `key` whole into a buffer of `buffers`, checking every block, for a `ChunkCache`;
+    /// nil (nothing read but the header) when its data is not exactly `length` bytes, so a ranged
+    /// read that happens to start at 0 never pays for the rest of the chunk.
+    public func readWhole(_ key: ChunkKey, ifLength length: Int, buffers: BufferPool) throws(StorageError) -> ChunkCache.Chunk? {
+        try recording { () throws(StorageError) -> ChunkCache.Chunk? in
+            let chunk = try withChunk(key) { (fd, header) throws(StorageError) -> ChunkCache.Chunk? in
+                guard header.dataLength == length else { return nil }
+                var st = stat()
+                guard fstat(fd, &st) == 0 else { throw storageError(FileIO.Failure("fstat", filePath(for: key)), key: key) }
+                // A chunk under half a pooled buffer gets memory of its own size, so the cache's
+                // bound is not spent on the unused rest of pooled buffers.
+                let buffer = length * 2 < buffers.bufferBytes ? buffers.takeUnpooled(length) : buffers.take(length)
+                try readBlocks(fd, header, 0..<length, into: buffer.bytes, verifyWholeBlocks: true)
+                return ChunkCache.Chunk(header: header, data: buffer, identity: ChunkCache.FileIdentity(st))
+            }
+            if chunk != nil {
+                stats.withLock {
+                    $0.reads += 1
+                    $0.bytesRead += Int64(length)
+                }
+            }
+            return chunk
+        }
     }
 
     /// `read` and `readForTransfer`: bounds, blocks, counters.

@@ -42,7 +42,8 @@ public final class StorageNode: Sendable {
             // Over RDMA, answers are written from registered buffers straight into the reader's.
             let buffers = BufferPool(registrars: try Transports.answerRegistrars(settings))
             let service = StorageService(store: store, logger: logger, injectReadLatencyMs: config.injectReadLatencyMs, buffers: buffers,
-                                         faults: FaultInjector(enabled: faultInjection))
+                                         faults: FaultInjector(enabled: faultInjection),
+                                         cache: config.chunkCacheBytes > 0 ? ChunkCache(capacityBytes: config.chunkCacheBytes) : nil)
             self.service = service
             server = try Transports.server(listen: config.listen, keys: keys, settings: settings, handler: service, logger: logger)
         } catch { throw .listen(error) }

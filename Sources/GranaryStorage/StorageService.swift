@@ -22,10 +22,13 @@ public struct StorageService: RequestHandler {
     let monitors: [String: DriveMonitor]
     /// Tests and drills: per-drive faults.
     let faults: FaultInjector
+    /// Chunks read whole recently, answered from memory (nil: every read goes to the drive).
+    public let cache: ChunkCache?
 
     public init(store: ChunkStore, logger: Logger, injectReadLatencyMs: Int = 0, buffers: BufferPool = BufferPool(),
-                faults: FaultInjector = FaultInjector(enabled: false)) {
+                faults: FaultInjector = FaultInjector(enabled: false), cache: ChunkCache? = nil) {
         self.store = store
+        self.cache = cache
         self.buffers = buffers
         self.logger = logger
         self.readLatencyMs = injectReadLatencyMs
@@ -133,6 +136,7 @@ public struct StorageService: RequestHandler {
                 let (header, dataOffset) = try ChunkRequest.decodeHead(raw, type: .putChunk)
                 measure(header.drive, raw.count - dataOffset)
                 try store.drive(named: header.drive).put(header.key, data: UnsafeRawBufferPointer(rebasing: raw[dataOffset...]))
+                cache?.remove(drive: header.drive, key: header.key)
                 return .empty
             }
         case .getChunk:
@@ -145,6 +149,7 @@ public struct StorageService: RequestHandler {
             let r = try ReadChunkRequest.decode(request.body)
             measure(r.drive, Int(r.length))
             let drive = try store.drive(named: r.drive)
+            if let cache, let answer = try cachedRead(r, drive: drive, cache: cache) { return answer }
             let buffer = buffers.take(Int(r.length))
             let segments = try drive.readForTransfer(r.key, offset: Int(r.offset), into: buffer.bytes)
             return .data(head: ReadChunkReply(segments: segments).encoded, .buffer(buffer))
@@ -152,6 +157,7 @@ public struct StorageService: RequestHandler {
             let r = try ChunkRequest.decode(request.body, type: .deleteChunk)
             measure(r.drive, 0)
             try store.drive(named: r.drive).delete(r.key)
+            cache?.remove(drive: r.drive, key: r.key)
             return .empty
         case .listChunks:
             let r = try DriveName.decode(request.body)
@@ -171,6 +177,25 @@ public struct StorageService: RequestHandler {
         default:
             return .error(RemoteError(.unsupported, "a storage node does not serve \(request.type)"))
         }
+    }
+
+    /// Answers read `r` from `cache`: a hit is sent from the cached buffer; a miss that asks for a
+    /// whole chunk the cache admits reads it whole (every block checked), keeps it, and is sent
+    /// from it. Nil: anything else, for the drive to serve as before.
+    private func cachedRead(_ r: ReadChunkRequest, drive: Drive, cache: ChunkCache) throws(StorageError) -> Response? {
+        let offset = Int(r.offset), length = Int(r.length)
+        if let hit = cache.lookup(drive: r.drive, key: r.key, path: drive.filePath(for: r.key)) {
+            let size = hit.header.dataLength
+            guard offset <= size, length <= size - offset else {
+                throw .rangeOutOfBounds(drive: drive.id, key: r.key, offset: offset, count: length, length: size)
+            }
+            let range = offset..<(offset + length)
+            return .data(head: ReadChunkReply(segments: hit.segments(range)).encoded, .buffer(hit.data.view(range)))
+        }
+        guard offset == 0, cache.admits(length: length),
+              let whole = try drive.readWhole(r.key, ifLength: length, buffers: buffers) else { return nil }
+        cache.insert(drive: r.drive, whole)
+        return .data(head: ReadChunkReply(segments: whole.segments(0..<length)).encoded, .buffer(whole.data))
     }
 
     /// The wire form of a storage error: its kind as a code, its full sentence as the message.

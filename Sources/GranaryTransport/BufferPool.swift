@@ -55,6 +55,15 @@ public final class BufferPool: Sendable {
         return PooledBuffer(slab: slab, count: count, pool: self)
     }
 
+    /// A buffer of exactly `count` bytes (rounded up to whole pages) outside the pool, for data
+    /// kept long and much smaller than `bufferBytes`, which a pooled buffer would hold at many
+    /// times its size. Not registered: a transport stages a copy of it where it needs registration.
+    public func takeUnpooled(_ count: Int) -> PooledBuffer {
+        let pages = (max(count, 1) + 4095) / 4096 * 4096
+        let m = UnsafeMutableRawBufferPointer.allocate(byteCount: pages, alignment: 4096)
+        return PooledBuffer(slab: Slab(memory: m), count: count, pool: nil)
+    }
+
     func giveBack(_ slab: Slab) {
         let kept = free.withLock { slabs -> Bool in
             guard slabs.count < retained else { return false }
@@ -68,22 +77,45 @@ public final class BufferPool: Sendable {
 /// `count` bytes of a pool's buffer, returned to the pool when the last reference goes.
 ///
 /// `@unchecked Sendable` is safe by contract: one task fills the bytes, then hands the buffer on
-/// (to the server's writer) and does not touch it again; readers after the hand-off only read.
+/// (to the server's writer, or a cache) and does not touch it again; readers after the hand-off
+/// only read. A view shares that contract: it is made after the filling, and only read.
 public final class PooledBuffer: @unchecked Sendable {
     let slab: BufferPool.Slab
     public let count: Int
     let pool: BufferPool?
+    /// Where a view's bytes start in the slab (0 for the buffer itself).
+    let offset: Int
+    /// The buffer a view was made from, kept alive (and so out of its pool) while the view lives.
+    let owner: PooledBuffer?
 
-    init(slab: BufferPool.Slab, count: Int, pool: BufferPool?) {
+    init(slab: BufferPool.Slab, count: Int, pool: BufferPool?, offset: Int = 0, owner: PooledBuffer? = nil) {
         self.slab = slab
         self.count = count
         self.pool = pool
+        self.offset = offset
+        self.owner = owner
     }
 
     deinit {
+        // A view owns nothing: its owner goes back to the pool when the last view of it is gone.
+        guard owner == nil else { return }
         if let pool { pool.giveBack(slab) } else { slab.release() }
     }
 
+    /// The memory the buffer holds while it lives, which can be more than `count` (a small answer
+    /// in a pooled buffer holds the whole buffer). A view holds its owner's.
+    public var footprint: Int { slab.memory.count }
+
     /// The buffer's bytes, to fill before handing it on.
-    public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: slab.memory[0..<count]) }
+    public var bytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: slab.memory[offset..<(offset + count)])
+    }
+
+    /// `range` of this buffer's bytes, sharing its memory (and its registrations, so a transport
+    /// sends from it as from the buffer). The buffer stays out of its pool until every view of it
+    /// is gone. A range outside the buffer is clamped to it.
+    public func view(_ range: Range<Int>) -> PooledBuffer {
+        let r = range.clamped(to: 0..<count)
+        return PooledBuffer(slab: slab, count: r.count, pool: nil, offset: offset + r.lowerBound, owner: owner ?? self)
+    }
 }

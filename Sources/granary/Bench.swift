@@ -56,6 +56,19 @@ struct TransportBench: AsyncParsableCommand {
         /// The same reads with `[tls]` on (TLS 1.3, a certificate made for the run), against the
         /// plaintext reads above; nil with `--no-tls`.
         var tls: TLSRow?
+        /// The node's chunk cache (on by default in granaryd, as above) and the same reads from a
+        /// node without it, where every read copies the chunk out of the page cache first.
+        var nodeCache: NodeCacheRow
+    }
+
+    struct NodeCacheRow: Codable {
+        var capacityBytes: Int
+        /// Hits / reads of the cached node over the whole run (its first pass over the chunks misses).
+        var hitRatio: Double
+        var uncachedGBps: Double
+        /// Uncached reads / the raw stream.
+        var uncachedRatio: Double
+        var uncachedRunsGBps: [Double]
     }
 
     struct TLSRow: Codable {
@@ -95,10 +108,17 @@ struct TransportBench: AsyncParsableCommand {
         guard let node = NodeID("bench-node") else { throw CLIError("internal: bad node id") }
         let secret = ClusterSecret.generate()
         let store = try ChunkStore(node: node, drives: [("d0", root + "/d0")], logger: logger)
+        // As granaryd runs it: with its chunk cache of the default size. A second listener on the
+        // same drive has none, for the uncached row.
+        let cache = ChunkCache(capacityBytes: DaemonConfig.Storage.defaultChunkCacheBytes)
         let server = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), secret: secret,
-                                   handler: StorageService(store: store, logger: logger), logger: logger)
+                                   handler: StorageService(store: store, logger: logger, cache: cache), logger: logger)
         server.start()
         defer { server.stop() }
+        let uncachedServer = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), secret: secret,
+                                           handler: StorageService(store: store, logger: logger), logger: logger)
+        uncachedServer.start()
+        defer { uncachedServer.stop() }
         let transport = TCPTransport(secret: secret, logger: logger)
         defer { transport.closeAll() }
 
@@ -118,7 +138,7 @@ struct TransportBench: AsyncParsableCommand {
             var clientSettings = TransportSettings()
             clientSettings.tls = TLSSettings(caFile: cert)
             let tlsServer = try TCPServer(listen: Endpoint(host: "127.0.0.1", port: 0), secret: secret, settings: serverSettings,
-                                          handler: StorageService(store: store, logger: logger), logger: logger)
+                                          handler: StorageService(store: store, logger: logger, cache: cache), logger: logger)
             tlsServer.start()
             let tlsTransport = TCPTransport(secret: secret, settings: clientSettings, logger: logger)
             try tlsTransport.checkTLS()
@@ -133,6 +153,7 @@ struct TransportBench: AsyncParsableCommand {
         var baseline: [Double] = []
         var hot: [Double] = []
         var tlsRuns: [Double] = []
+        var uncached: [Double] = []
         for r in 1...runs {
             if let t = tlsSide {
                 let s = try await readRun(t.client, node: t.server.endpoint, reads: reads, chunkBytes: chunkBytes, check: data)
@@ -143,10 +164,12 @@ struct TransportBench: AsyncParsableCommand {
             baseline.append(Double(runBytes) / b / 1e9)
             let h = try LoopbackStream.measure(totalBytes: runBytes, chunk: data, copies: 1)
             hot.append(Double(runBytes) / h / 1e9)
+            let u = try await readRun(client, node: uncachedServer.endpoint, reads: reads, chunkBytes: chunkBytes, check: data)
+            uncached.append(Double(runBytes) / u / 1e9)
             let g = try await readRun(client, node: server.endpoint, reads: reads, chunkBytes: chunkBytes, check: data)
             granary.append(Double(runBytes) / g / 1e9)
-            progress(String(format: "bench transport: run %d/%d: granary %.2f GB/s, raw TCP %.2f GB/s (one hot buffer: %.2f GB/s)",
-                            r, runs, granary.last ?? 0, baseline.last ?? 0, hot.last ?? 0))
+            progress(String(format: "bench transport: run %d/%d: granary %.2f GB/s (without the node's chunk cache %.2f), raw TCP %.2f GB/s (one hot buffer: %.2f GB/s)",
+                            r, runs, granary.last ?? 0, uncached.last ?? 0, baseline.last ?? 0, hot.last ?? 0))
         }
         func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
         let g = granary.max() ?? 0
@@ -173,7 +196,13 @@ struct TransportBench: AsyncParsableCommand {
                                 let best = tlsRuns.max() ?? 0
                                 return TLSRow(granaryGBps: round3(best), ratioToPlain: round3(best / max(g, 1e-9)), runsGBps: tlsRuns.map(round3),
                                               copiedBytesPerByteRead: round3(Double(c.copiedBytes) / Double(max(c.directBytes + c.copiedBytes, 1))))
-                            })
+                            },
+                            nodeCache: {
+                                let st = cache.stats()
+                                let u = uncached.max() ?? 0
+                                return NodeCacheRow(capacityBytes: cache.capacityBytes, hitRatio: round3(Double(st.hits) / Double(max(st.hits + st.misses, 1))),
+                                                    uncachedGBps: round3(u), uncachedRatio: round3(u / b), uncachedRunsGBps: uncached.map(round3))
+                            }())
         if !json {
             print(String(format: "granary chunk reads: %.2f GB/s; raw TCP stream of the same bytes: %.2f GB/s; ratio %.3f (target ≥ %.1f); "
                             + "one hot buffer: %.2f GB/s (ratio %.3f); copied bytes per byte read %.3f", g, b, result.ratio, result.target, h,
@@ -181,6 +210,8 @@ struct TransportBench: AsyncParsableCommand {
             if let t = result.tls {
                 print(String(format: "with TLS: %.2f GB/s (ratio to plaintext %.3f); copied bytes per byte read %.3f", t.granaryGBps, t.ratioToPlain, t.copiedBytesPerByteRead))
             }
+            print(String(format: "without the node's chunk cache: %.2f GB/s (ratio %.3f); cache hit ratio %.3f",
+                         result.nodeCache.uncachedGBps, result.nodeCache.uncachedRatio, result.nodeCache.hitRatio))
             print("rdma: " + (rdma.available ? "devices \(rdma.devices.joined(separator: ", ")); " : "") + rdma.note)
         }
         print(Output.jsonLine(result))
