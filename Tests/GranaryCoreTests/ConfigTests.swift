@@ -66,6 +66,21 @@ import Testing
         }
     }
 
+    @Test func chunkCacheSizeIsReadAndABadOneIsNamed() throws {
+        let dir = Self.tempDir()
+        #expect(try DaemonConfig.parse(text: Self.config(drivePath: dir), file: "g.toml").storage?.chunkCacheBytes == 256 << 20)
+        #expect(try DaemonConfig.parse(text: Self.config(drivePath: dir, storageExtra: "chunk_cache = \"1GiB\""), file: "g.toml").storage?.chunkCacheBytes == 1 << 30)
+        #expect(try DaemonConfig.parse(text: Self.config(drivePath: dir, storageExtra: "chunk_cache = 0"), file: "g.toml").storage?.chunkCacheBytes == 0)
+        for bad in ["chunk_cache = \"lots\"", "chunk_cache = -1", "chunk_cache = \"2TiB\""] {
+            #expect {
+                try DaemonConfig.parse(text: Self.config(drivePath: dir, storageExtra: bad), file: "g.toml")
+            } throws: { e in
+                guard case let .badValue(_, key, _, _) = e as? ConfigError else { return false }
+                return key == "storage.chunk_cache"
+            }
+        }
+    }
+
     @Test func missingDriveDirectoryIsNamed() {
         #expect(throws: ConfigError.missingDirectory(file: "g.toml", key: "storage.drives[0].path", path: "/nonexistent/granary/d0")) {
             try DaemonConfig.parse(text: Self.config(drivePath: "/nonexistent/granary/d0"), file: "g.toml")
