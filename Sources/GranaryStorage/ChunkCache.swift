@@ -16,6 +16,8 @@ import Synchronization
 /// worker's memory tier) keep it in their own memory for the same reason.
 ///
 /// Guarantees:
+/// - Only whole chunks are cached, read when a request covers at least half of one (a client
+///   reading a fragment's data), never for a small range (a sample out of a packed chunk).
 /// - Only data whose every block CRC matched is cached, and an entry is served only while the chunk
 ///   file is the one it was read from: each lookup compares the file's device, inode, size, mtime
 ///   and ctime (one `stat`), so a put (a new file renamed over it), a delete, or any write to the
@@ -119,9 +121,11 @@ public final class ChunkCache: Sendable {
         self.capacityBytes = max(0, capacityBytes)
     }
 
-    /// Whether a chunk of `length` bytes is worth caching: it must fit four times over, so one big
-    /// chunk never empties the cache.
-    public func admits(length: Int) -> Bool { length > 0 && length <= capacityBytes / 4 }
+    /// The largest chunk data kept: a quarter of the capacity, so one big chunk never empties the cache.
+    public var maxChunkBytes: Int { capacityBytes / 4 }
+
+    /// Whether `bytes` of memory for one chunk fit the rule above.
+    public func admits(length bytes: Int) -> Bool { bytes > 0 && bytes <= maxChunkBytes }
 
     /// The cached chunk `key` of `drive`, if the file at `path` is still the one it was read from.
     public func lookup(drive: String, key: ChunkKey, path: String) -> Chunk? {

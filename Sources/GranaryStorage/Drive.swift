@@ -287,13 +287,18 @@ public final class Drive: Sendable {
         try readRange(key, offset: offset, into: buffer, verifyWholeBlocks: false)
     }
 
-    /// Reads chunk `key` whole into a buffer of `buffers`, checking every block, for a `ChunkCache`;
-    /// nil (nothing read but the header) when its data is not exactly `length` bytes, so a ranged
-    /// read that happens to start at 0 never pays for the rest of the chunk.
-    public func readWhole(_ key: ChunkKey, ifLength length: Int, buffers: BufferPool) throws(StorageError) -> ChunkCache.Chunk? {
+    /// Reads chunk `key` whole into a buffer of `buffers`, checking every block, for a `ChunkCache`,
+    /// when a read of `range` is worth it: the chunk's data is at most `maxLength` bytes and the
+    /// range lies inside it and covers at least half of it (a client reading a fragment's data
+    /// skips only its small header; a sample read out of a packed chunk is left to `read`). Nil,
+    /// having read only the header, otherwise.
+    public func readWhole(_ key: ChunkKey, covering range: Range<Int>, maxLength: Int, buffers: BufferPool) throws(StorageError) -> ChunkCache.Chunk? {
         try recording { () throws(StorageError) -> ChunkCache.Chunk? in
             let chunk = try withChunk(key) { (fd, header) throws(StorageError) -> ChunkCache.Chunk? in
-                guard header.dataLength == length else { return nil }
+                let length = header.dataLength
+                guard length > 0, length <= maxLength, range.lowerBound >= 0, range.upperBound <= length, range.count * 2 >= length else {
+                    return nil
+                }
                 var st = stat()
                 guard fstat(fd, &st) == 0 else { throw storageError(FileIO.Failure("fstat", filePath(for: key)), key: key) }
                 // A chunk under half a pooled buffer gets memory of its own size, so the cache's
@@ -302,10 +307,10 @@ public final class Drive: Sendable {
                 try readBlocks(fd, header, 0..<length, into: buffer.bytes, verifyWholeBlocks: true)
                 return ChunkCache.Chunk(header: header, data: buffer, identity: ChunkCache.FileIdentity(st))
             }
-            if chunk != nil {
+            if let chunk {
                 stats.withLock {
                     $0.reads += 1
-                    $0.bytesRead += Int64(length)
+                    $0.bytesRead += Int64(chunk.header.dataLength)
                 }
             }
             return chunk

@@ -179,9 +179,9 @@ public struct StorageService: RequestHandler {
         }
     }
 
-    /// Answers read `r` from `cache`: a hit is sent from the cached buffer; a miss that asks for a
-    /// whole chunk the cache admits reads it whole (every block checked), keeps it, and is sent
-    /// from it. Nil: anything else, for the drive to serve as before.
+    /// Answers read `r` from `cache`: a hit is sent from the cached buffer; a miss that covers at
+    /// least half of a chunk the cache admits reads it whole (every block checked), keeps it, and
+    /// is sent from it. Nil: anything else, for the drive to serve as before.
     private func cachedRead(_ r: ReadChunkRequest, drive: Drive, cache: ChunkCache) throws(StorageError) -> Response? {
         let offset = Int(r.offset), length = Int(r.length)
         if let hit = cache.lookup(drive: r.drive, key: r.key, path: drive.filePath(for: r.key)) {
@@ -192,10 +192,13 @@ public struct StorageService: RequestHandler {
             let range = offset..<(offset + length)
             return .data(head: ReadChunkReply(segments: hit.segments(range)).encoded, .buffer(hit.data.view(range)))
         }
-        guard offset == 0, cache.admits(length: length),
-              let whole = try drive.readWhole(r.key, ifLength: length, buffers: buffers) else { return nil }
+        // A range past any chunk the cache would take is left to the drive, which names the error.
+        guard length > 0, offset <= cache.maxChunkBytes, length <= cache.maxChunkBytes - offset,
+              let whole = try drive.readWhole(r.key, covering: offset..<(offset + length), maxLength: cache.maxChunkBytes, buffers: buffers)
+        else { return nil }
         cache.insert(drive: r.drive, whole)
-        return .data(head: ReadChunkReply(segments: whole.segments(0..<length)).encoded, .buffer(whole.data))
+        let range = offset..<(offset + length)
+        return .data(head: ReadChunkReply(segments: whole.segments(range)).encoded, .buffer(whole.data.view(range)))
     }
 
     /// The wire form of a storage error: its kind as a code, its full sentence as the message.

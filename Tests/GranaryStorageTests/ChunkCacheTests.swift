@@ -79,7 +79,7 @@ import Testing
         #expect(e.code == .rangeOutOfBounds && e.message.contains("n1/d0"))
     }
 
-    @Test func aRangedReadDoesNotFillTheCache() async throws {
+    @Test func aSmallRangeDoesNotFillTheCacheAndMostOfAChunkDoes() async throws {
         let f = try Self.fixture()
         let key = ChunkKey(stripe: 3, fragment: 0)
         let data = Self.pattern(300_000, seed: 2)
@@ -88,6 +88,19 @@ import Testing
         #expect(try await read(f, key, 5, 100_000).get() == Array(data[5..<100_005]))
         #expect(f.cache.stats().insertions == 0)
         #expect(f.cache.stats().entries == 0)
+        // A client reading a fragment's data skips only its header: that fills the cache with the
+        // whole chunk, and the next reads of any part are hits.
+        #expect(try await read(f, key, 96, 299_904).get() == Array(data[96...]))
+        #expect(f.cache.stats().insertions == 1)
+        #expect(try await read(f, key, 0, 300_000).get() == data)
+        #expect(try await read(f, key, 7, 11).get() == Array(data[7..<18]))
+        #expect(f.cache.stats().hits == 2)
+        // A read past the end of a chunk the cache would take is refused by name, not filled.
+        let other = ChunkKey(stripe: 3, fragment: 1)
+        await put(f, other, data)
+        guard case let .failure(e) = try await read(f, other, 100_000, 200_001) else { Issue.record("read past the end answered"); return }
+        #expect(e.code == .rangeOutOfBounds)
+        #expect(f.cache.stats().insertions == 1)
     }
 
     @Test func aReplacedRewrittenOrRemovedChunkIsReadFromTheDriveAgain() async throws {
