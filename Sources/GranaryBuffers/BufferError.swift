@@ -23,6 +23,10 @@ public enum BufferError: Error, Equatable, Sendable, CustomStringConvertible {
     case cancelled
     /// A registrar (RDMA, CUDA) refused an arena, or is not available; the arena was unmapped.
     case registrationFailed(registrar: String, reason: String)
+    /// No libcudart could be opened with the functions `CUDARuntime` needs; `reason` says what was tried.
+    case cudaUnavailable(reason: String)
+    /// A CUDA runtime call (`CUDARuntime`) failed: which call, CUDA's error number and its name.
+    case cudaCall(call: String, code: Int32, name: String)
 
     public var description: String {
         switch self {
@@ -36,6 +40,10 @@ public enum BufferError: Error, Equatable, Sendable, CustomStringConvertible {
             return "cancelled while waiting for an I/O buffer"
         case .registrationFailed(let registrar, let reason):
             return "\(registrar) registration of an I/O buffer arena failed: \(reason)"
+        case .cudaUnavailable(let reason):
+            return "no CUDA runtime: \(reason)"
+        case .cudaCall(let call, let code, let name):
+            return "CUDA: \(call) returned \(name) (\(code))"
         }
     }
 }

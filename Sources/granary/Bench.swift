@@ -9,7 +9,7 @@ import Logging
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks that compare Granary against a baseline in the same run.",
-                                                    subcommands: [TransportBench.self, EcBench.self, FuseBench.self, LoaderBench.self, CacheBench.self, PrefetchBenchCommand.self, HealthBench.self, MetaBench.self, SoakBench.self])
+                                                    subcommands: [TransportBench.self, EcBench.self, FuseBench.self, LoaderBench.self, CacheBench.self, PrefetchBenchCommand.self, HealthBench.self, MetaBench.self, SoakBench.self, PinnedBench.self])
 }
 
 /// `granary bench transport`: 1 MiB chunk reads from a real storage node on loopback (TCP,

@@ -77,8 +77,9 @@ final class CountingRegistrar: ArenaRegistrar {
         #expect(throws: BufferError.self) { _ = try pool.tryTake(4096) }
     }
 
-    /// Without CUDA (as on this machine unless a GPU is lent) the registrar says why; with it, an
-    /// arena is pinned and counted.
+    /// Without CUDA (as on this machine unless a GPU is lent) the registrar says why; with libcudart
+    /// but no driver (PyPI's nvidia-cuda-runtime-cu12 on this machine) the arena is refused by
+    /// name; with a GPU, an arena is pinned and counted.
     @Test func cudaRegistrarLoadsOnlyWhereLibcudartIs() async throws {
         switch CUDAHostRegistrar.load() {
         case .failure(let error):
@@ -86,9 +87,48 @@ final class CountingRegistrar: ArenaRegistrar {
         case .success(let cuda):
             let pool = try IOBufferPool(.init(arenaBytes: 1 << 20, limitBytes: 1 << 20, lockMemory: false), registrars: [cuda],
                                         logger: TestSupport.quiet)
-            let b = try await pool.take(4096)
-            #expect(b.registration("cuda") != nil)
-            #expect(pool.stats.registeredBytes["cuda"] == 1 << 20)
+            if case .success(let devices) = CUDARuntime.load().flatMap({ $0.deviceCount() }), devices > 0 {
+                let b = try await pool.take(4096)
+                #expect(b.registration("cuda") != nil)
+                #expect(pool.stats.registeredBytes["cuda"] == 1 << 20)
+            } else {
+                // libcudart without a driver or a device: the arena is refused, naming CUDA's call.
+                await #expect {
+                    _ = try await pool.take(4096)
+                } throws: { e in
+                    guard case let .registrationFailed(registrar, reason) = e as? BufferError else { return false }
+                    return registrar == "cuda" && reason.contains("cudaHostRegister")
+                }
+                #expect(pool.stats.arenas == 0)
+            }
+        }
+    }
+
+    /// The runtime for the pinned benchmark: without libcudart it says so; with it but no device
+    /// (a driver-less machine), the failing call is named; with a device, a round trip through
+    /// device memory brings the bytes back.
+    @Test func cudaRuntimeCopiesWhereADeviceIsAndSaysWhyElsewhere() throws {
+        switch CUDARuntime.load() {
+        case .failure(let error):
+            #expect(error.description.contains("libcudart"))
+        case .success(let cuda):
+            switch cuda.deviceCount() {
+            case .failure(let error):
+                #expect(error.description.contains("cudaGetDeviceCount"))
+            case .success(let n) where n == 0:
+                break
+            case .success:
+                let host = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+                defer { host.deallocate() }
+                for i in 0..<4096 { host[i] = UInt8(truncatingIfNeeded: i * 7) }
+                let back = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+                defer { back.deallocate() }
+                let device = try cuda.allocate(4096).get()
+                defer { cuda.free(device) }
+                try cuda.copy(to: device, from: UnsafeRawPointer(try #require(host.baseAddress)), bytes: 4096, .hostToDevice).get()
+                try cuda.copy(to: try #require(back.baseAddress), from: UnsafeRawPointer(device), bytes: 4096, .deviceToHost).get()
+                #expect(Array(back) == Array(host))
+            }
         }
     }
 }
