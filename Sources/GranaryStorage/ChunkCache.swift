@@ -138,24 +138,26 @@ public final class ChunkCache: Sendable {
         // The stat is outside the lock: it may block on the drive.
         var st = stat()
         let current = stat(path, &st) == 0 ? FileIdentity(st) : nil
-        let (found, bytes) = state.withLock { s -> (Chunk?, Int) in
+        // A stale entry leaves the lock before its buffer is released (see `insert`).
+        let (found, bytes, stale) = state.withLock { s -> (Chunk?, Int, Chunk?) in
             guard var e = s.entries[k] else {
                 s.stats.misses += 1
-                return (nil, s.stats.bytes)
+                return (nil, s.stats.bytes, nil)
             }
             guard e.chunk.identity == current else {
                 s.entries[k] = nil
                 s.stats.bytes -= e.chunk.data.footprint
                 s.stats.invalidations += 1
                 s.stats.misses += 1
-                return (nil, s.stats.bytes)
+                return (nil, s.stats.bytes, e.chunk)
             }
             s.clock += 1
             e.lastUse = s.clock
             s.entries[k] = e
             s.stats.hits += 1
-            return (e.chunk, s.stats.bytes)
+            return (e.chunk, s.stats.bytes, nil)
         }
+        _ = stale
         if found == nil { missCounter.increment() } else { hitCounter.increment() }
         bytesGauge.record(bytes)
         return found
@@ -165,7 +167,8 @@ public final class ChunkCache: Sendable {
     public func insert(drive: String, _ chunk: Chunk) {
         guard admits(length: chunk.data.footprint) else { return }
         let k = Key(drive: drive, chunk: chunk.header.key)
-        // Buffers leave the lock before they are released: the last one may go back to its pool.
+        // Buffers leave the lock before they are released: releasing one may return it to its pool
+        // or deregister it from an RDMA device (a system call), neither of which belongs under it.
         var evicted: [Chunk] = []
         let bytes = state.withLock { s -> Int in
             if let old = s.entries[k] {
@@ -190,12 +193,13 @@ public final class ChunkCache: Sendable {
 
     /// Forgets chunk `key` of `drive` (its file was replaced or removed by this node).
     public func remove(drive: String, key: ChunkKey) {
-        let gone = state.withLock { s -> Chunk? in
-            guard let e = s.entries.removeValue(forKey: Key(drive: drive, chunk: key)) else { return nil }
+        // The entry leaves the lock before its buffer is released, as in `insert`.
+        let (gone, bytes) = state.withLock { s -> (Chunk?, Int) in
+            guard let e = s.entries.removeValue(forKey: Key(drive: drive, chunk: key)) else { return (nil, s.stats.bytes) }
             s.stats.bytes -= e.chunk.data.footprint
-            return e.chunk
+            return (e.chunk, s.stats.bytes)
         }
-        _ = gone
+        if gone != nil { bytesGauge.record(bytes) }
     }
 
     /// The counts so far.

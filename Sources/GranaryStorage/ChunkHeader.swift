@@ -211,7 +211,7 @@ public enum ChunkFormatError: Error, Sendable, Equatable, CustomStringConvertibl
         case .unsupportedVersion(let v):
             return "unsupported chunk format version \(v) (this build reads version \(ChunkHeader.currentVersion))"
         case .headerChecksumMismatch(let stored, let computed):
-            return "header checksum mismatch (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))"
+            return "header CRC32C mismatch (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))"
         case .invalidHeader(let why):
             return "invalid header: \(why)"
         case .sizeMismatch(let size, let expected):
@@ -221,9 +221,9 @@ public enum ChunkFormatError: Error, Sendable, Equatable, CustomStringConvertibl
         case .keyMismatch(let header, let fileName):
             return "header names \(header) but the file name names \(fileName)"
         case .blockChecksumMismatch(let block, let stored, let computed):
-            return "checksum mismatch in block \(block) (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))"
+            return "CRC32C mismatch in block \(block) (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))"
         case .dataChecksumMismatch(let stored, let computed):
-            return "data checksum mismatch (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))"
+            return "data CRC32C mismatch (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)))"
         }
     }
 }
