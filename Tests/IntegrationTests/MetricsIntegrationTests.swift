@@ -72,6 +72,15 @@ extension IntegrationSuites {
             #expect((writes ?? 0) >= 1, "\(n.prefix(2_000))")
             #expect((Self.value(n, #"granary_drive_bytes_total{drive="node-1/d0",op="write"}"#) ?? 0) >= Double(64 << 10))
             #expect(n.contains(#"granary_drive_operation_seconds_bucket{drive="node-1/d0",op="write",le="#))
+            // The chunk cache: the first read filled it, a second one hits it, on some node.
+            #expect(try await client.readFile("/m/a.bin") == bytes)
+            var hits = 0.0, cached = 0.0
+            for name in ["node-1", "node-2", "node-3"] {
+                let text = try Self.get(try #require(cluster.metricsEndpoints[name]))
+                hits += Self.value(text, #"granary_chunk_cache_reads_total{result="hit"}"#) ?? 0
+                cached += Self.value(text, "granary_chunk_cache_bytes") ?? 0
+            }
+            #expect(hits >= 1 && cached > 0, "chunk cache hits \(hits), bytes \(cached)")
 
             // The manager: leadership, nodes and drives by state, stripes.
             let manager = try #require(cluster.metricsEndpoints["manager"])
