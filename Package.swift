@@ -177,7 +177,7 @@ let package = Package(
         // Throwaway servers for tests and benchmarks: a PostgreSQL server per process (the test targets,
         // and `granary bench meta` when no --postgres URL is given).
         .target(name: "GranaryTestSupport", dependencies: [
-            "GranaryTransport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            "GranaryCore", "GranaryTransport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/GranaryTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "GranaryMetaTests", dependencies: [
             "GranaryMeta", "GranaryCore", "GranaryTestSupport", .product(name: "GRDB", package: "GRDB.swift"),

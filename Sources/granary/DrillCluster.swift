@@ -44,22 +44,13 @@ final class DrillCluster {
         do {
             try FileIO.makeDirectories(dir + "/logs")
             try ClusterSecret.generate().save(path: secretFile)
-            var endpoints: [Endpoint] = []
-            for i in 0..<max(managers, 1) {
-                // Namespace hosts have ports of their own: a fixed one does there.
-                if let hosts {
-                    endpoints.append(Endpoint(host: hosts.address(i % hosts.count), port: 7400))
-                } else {
-                    endpoints.append(Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort()))
-                }
-            }
-            managerEndpoints = endpoints
+            managerEndpoints = try (0..<max(managers, 1)).map { i throws(TransportError) in try ClusterEndpoints.manager(i, on: hosts) }
         } catch {
             throw .setup("cannot prepare \(dir): \(error)")
         }
         do throws(DrillError) {
             for (i, ep) in managerEndpoints.enumerated() {
-                let name = Self.managerName(i)
+                let name = ClusterEndpoints.managerName(i)
                 let shared = meta.map { DaemonConfig.SharedMeta(meta: $0, id: name, managers: managerEndpoints, leaseMs: leaseMs) }
                 let config = "\(dir)/\(name).toml"
                 try write(config, DaemonConfig.managerTOML(
@@ -70,9 +61,7 @@ final class DrillCluster {
             for (n, name) in nodeNames.enumerated() {
                 guard let id = NodeID(name) else { throw DrillError.setup("internal: bad node id \(name)") }
                 let listen: Endpoint
-                if let hosts { listen = Endpoint(host: hosts.address(n % hosts.count), port: 7500) } else {
-                    do { listen = Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort()) } catch { throw DrillError.setup("no free port: \(error)") }
-                }
+                do { listen = try ClusterEndpoints.storage(n, on: hosts) } catch { throw DrillError.setup("no free port: \(error)") }
                 let driveList = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
                 for d in driveList {
                     do { try FileIO.makeDirectories(d.path) } catch { throw DrillError.setup("cannot create \(d.path): \(error)") }
@@ -90,8 +79,7 @@ final class DrillCluster {
         }
     }
 
-    static func managerName(_ index: Int) -> String { index == 0 ? "manager" : "manager-\(index + 1)" }
-    var managerNames: [String] { managerEndpoints.indices.map(Self.managerName) }
+    var managerNames: [String] { managerEndpoints.indices.map(ClusterEndpoints.managerName) }
 
     /// The directory of drive `drive` of node `node`.
     func drivePath(_ drive: DriveID) -> String { "\(dir)/\(drive.node.rawValue)/\(drive.name)" }

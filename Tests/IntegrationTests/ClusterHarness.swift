@@ -61,22 +61,14 @@ final class ClusterHarness: @unchecked Sendable {
         secret = ClusterSecret.generate()
         try secret.save(path: secretFile)
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
-        var endpoints: [Endpoint] = []
-        for i in 0..<max(managers, 1) {
-            // Each namespace host has its own ports: fixed ones do there.
-            if let hosts {
-                endpoints.append(Endpoint(host: hosts.address(i % hosts.count), port: 7400))
-            } else {
-                endpoints.append(Endpoint(host: "127.0.0.1", port: try LoopbackStream.freePort()))
-            }
-        }
+        let endpoints = try (0..<max(managers, 1)).map { i throws(TransportError) in try ClusterEndpoints.manager(i, on: hosts) }
         managerEndpoints = endpoints
         managerEndpoint = endpoints[0]
         var l = Logger(label: "it")
         l.logLevel = .critical
         logger = l
         for (i, ep) in endpoints.enumerated() {
-            let name = Self.managerName(i)
+            let name = ClusterEndpoints.managerName(i)
             let shared = meta.map { DaemonConfig.SharedMeta(meta: $0, id: name, managers: endpoints, leaseMs: leaseMs) }
             try FileIO.writeAtomically("\(dir)/\(name).toml", DaemonConfig.managerTOML(
                 secretFile: secretFile, listen: ep, dataDir: "\(dir)/\(name)", heartbeatTimeoutMs: heartbeatTimeoutMs, repair: repair,
@@ -85,8 +77,7 @@ final class ClusterHarness: @unchecked Sendable {
         }
         for n in 1...nodes {
             let name = "node-\(n)"
-            let ep = try hosts.map { Endpoint(host: $0.address((n - 1) % $0.count), port: 7500) }
-                ?? Endpoint(host: "127.0.0.1", port: LoopbackStream.freePort())
+            let ep = try ClusterEndpoints.storage(n - 1, on: hosts)
             nodeEndpoints[name] = ep
             let driveList = (0..<drives).map { DaemonConfig.Drive(name: "d\($0)", path: "\(dir)/\(name)/d\($0)") }
             for d in driveList { try FileIO.makeDirectories(d.path) }
@@ -105,8 +96,7 @@ final class ClusterHarness: @unchecked Sendable {
         return "\n[metrics]\nlisten = \"\(ep)\"\n"
     }
 
-    /// The process name of the manager at `index`.
-    static func managerName(_ index: Int) -> String { index == 0 ? "manager" : "manager-\(index + 1)" }
+
 
     func start(_ name: String, config: String, prefix: [String] = []) throws {
         let p = Process()

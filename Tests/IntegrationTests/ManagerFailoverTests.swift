@@ -89,7 +89,7 @@ extension IntegrationSuites {
             try await Task.sleep(for: .seconds(2))
 
             // Kill the leader; the follower must take over within about 1.2 leases (2 s here).
-            let leaderProcess = ClusterHarness.managerName(before.firstIndex { $0.leading } ?? 0)
+            let leaderProcess = ClusterEndpoints.managerName(before.firstIndex { $0.leading } ?? 0)
             let killedAt = Date()
             cluster.kill9(leaderProcess)
             var takeover: Double?

@@ -71,7 +71,7 @@ extension IntegrationSuites {
             let cutHost = 4
             try hosts.cut(cutHost)
             let leaderHost = leaderIndex
-            cluster.kill9(ClusterHarness.managerName(leaderIndex))
+            cluster.kill9(ClusterEndpoints.managerName(leaderIndex))
             cluster.kill9("node-\(leaderHost + 1)")
             let hit = Date()
             let gone: Set<String> = ["node-\(cutHost + 1)", "node-\(leaderHost + 1)"]
