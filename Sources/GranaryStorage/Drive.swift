@@ -273,66 +273,72 @@ public final class Drive: Sendable {
     /// always `buffer.count`: a range past the end is `.rangeOutOfBounds`, not a short read.
     @discardableResult
     public func read(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
-        try readRange(key, offset: offset, into: buffer, verifyWholeBlocks: true)
+        try readRange(key, offset: offset, into: buffer)
         return buffer.count
     }
 
-    /// Reads chunk `key`'s data from `offset` into `buffer` (exactly `buffer.count` bytes) for a
-    /// reader that checks the bytes where they land (see `ReadChunkReply`), and returns the
-    /// checksum of each segment. Whole blocks are not checked here — their segments carry the
-    /// checksums stored at put time, so the check is end to end, from the writer to the reader. A
-    /// partly covered block at either end is read whole and checked here (a corrupt one is
-    /// `corruptChunk`, as in `read`), and its segment carries the checksum of the covered part.
-    public func readForTransfer(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> [ReadChunkReply.Segment] {
-        try readRange(key, offset: offset, into: buffer, verifyWholeBlocks: false)
+    /// What `readForTransfer` read: the range asked for, or the whole chunk for a `ChunkCache`.
+    public enum TransferRead: Sendable {
+        /// The range, in a buffer of the pool, with the checksum of each of its segments.
+        case range(PooledBuffer, [ReadChunkReply.Segment])
+        /// The whole chunk, every block checked.
+        case whole(ChunkCache.Chunk)
     }
 
-    /// Reads chunk `key` whole into a buffer of `buffers`, checking every block, for a `ChunkCache`,
-    /// when a read of `range` is worth it: the chunk's data is at most `maxLength` bytes and the
-    /// range lies inside it and covers at least half of it (a client reading a fragment's data
-    /// skips only its small header; a sample read out of a packed chunk is left to `read`). Nil,
-    /// having read only the header, otherwise.
-    public func readWhole(_ key: ChunkKey, covering range: Range<Int>, maxLength: Int, buffers: BufferPool) throws(StorageError) -> ChunkCache.Chunk? {
-        try recording { () throws(StorageError) -> ChunkCache.Chunk? in
-            let chunk = try withChunk(key) { (fd, header) throws(StorageError) -> ChunkCache.Chunk? in
+    /// Reads `count` bytes of chunk `key`'s data from `offset` into a buffer of `buffers` for a
+    /// reader that checks the bytes where they land (see `ReadChunkReply`), with the checksum of
+    /// each segment. Whole blocks are not checked here — their segments carry the checksums stored
+    /// at put time, so the check is end to end, from the writer to the reader. A partly covered
+    /// block at either end is read whole and checked here (a corrupt one is `corruptChunk`, as in
+    /// `read`), and its segment carries the checksum of the covered part.
+    ///
+    /// With `wholeUpTo` above 0, a read worth caching — the chunk's data is at most `wholeUpTo`
+    /// bytes and the range covers at least half of it (a client reading a fragment's data skips
+    /// only its small header; a sample out of a packed chunk reads only itself) — reads the chunk
+    /// whole instead, checking every block, for the caller to keep. Either way the chunk is opened
+    /// and its header read once.
+    public func readForTransfer(_ key: ChunkKey, offset: Int, count: Int, buffers: BufferPool,
+                                wholeUpTo: Int = 0) throws(StorageError) -> TransferRead {
+        try recording { () throws(StorageError) -> TransferRead in
+            let (read, bytes) = try withChunk(key) { (fd, header) throws(StorageError) -> (TransferRead, Int) in
                 let length = header.dataLength
-                guard length > 0, length <= maxLength, range.lowerBound >= 0, range.upperBound <= length, range.count * 2 >= length else {
-                    return nil
+                guard offset >= 0, offset <= length, count >= 0, count <= length - offset else {
+                    throw .rangeOutOfBounds(drive: id, key: key, offset: offset, count: count, length: length)
                 }
-                var st = stat()
-                guard fstat(fd, &st) == 0 else { throw storageError(FileIO.Failure("fstat", filePath(for: key)), key: key) }
-                // A chunk under half a pooled buffer gets memory of its own size, so the cache's
-                // bound is not spent on the unused rest of pooled buffers.
-                let buffer = length * 2 < buffers.bufferBytes ? buffers.takeUnpooled(length) : buffers.take(length)
-                try readBlocks(fd, header, 0..<length, into: buffer.bytes, verifyWholeBlocks: true)
-                return ChunkCache.Chunk(header: header, data: buffer, identity: ChunkCache.FileIdentity(st))
-            }
-            if let chunk {
-                stats.withLock {
-                    $0.reads += 1
-                    $0.bytesRead += Int64(chunk.header.dataLength)
+                if length > 0, length <= wholeUpTo, count * 2 >= length {
+                    var st = stat()
+                    guard fstat(fd, &st) == 0 else { throw storageError(FileIO.Failure("fstat", filePath(for: key)), key: key) }
+                    // A chunk under half a pooled buffer gets memory of its own size, so the cache's
+                    // bound is not spent on the unused rest of pooled buffers.
+                    let buffer = length * 2 < buffers.bufferBytes ? buffers.takeUnpooled(length) : buffers.take(length)
+                    try readBlocks(fd, header, 0..<length, into: buffer.bytes, verifyWholeBlocks: true)
+                    return (.whole(ChunkCache.Chunk(header: header, data: buffer, identity: ChunkCache.FileIdentity(st))), length)
                 }
+                let buffer = buffers.take(count)
+                let segments = try readBlocks(fd, header, offset..<(offset + count), into: buffer.bytes, verifyWholeBlocks: false)
+                return (.range(buffer, segments), count)
             }
-            return chunk
+            stats.withLock {
+                $0.reads += 1
+                $0.bytesRead += Int64(bytes)
+            }
+            return read
         }
     }
 
-    /// `read` and `readForTransfer`: bounds, blocks, counters.
-    @discardableResult
-    private func readRange(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer,
-                           verifyWholeBlocks: Bool) throws(StorageError) -> [ReadChunkReply.Segment] {
-        try recording { () throws(StorageError) -> [ReadChunkReply.Segment] in
-            let segments = try withChunk(key) { (fd, header) throws(StorageError) -> [ReadChunkReply.Segment] in
+    /// `read`: bounds, blocks, counters.
+    private func readRange(_ key: ChunkKey, offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) {
+        try recording { () throws(StorageError) in
+            try withChunk(key) { (fd, header) throws(StorageError) in
                 guard offset >= 0, offset <= header.dataLength, buffer.count <= header.dataLength - offset else {
                     throw .rangeOutOfBounds(drive: id, key: key, offset: offset, count: buffer.count, length: header.dataLength)
                 }
-                return try readBlocks(fd, header, offset..<(offset + buffer.count), into: buffer, verifyWholeBlocks: verifyWholeBlocks)
+                try readBlocks(fd, header, offset..<(offset + buffer.count), into: buffer)
             }
             stats.withLock {
                 $0.reads += 1
                 $0.bytesRead += Int64(buffer.count)
             }
-            return segments
         }
     }
 

@@ -149,10 +149,7 @@ public struct StorageService: RequestHandler {
             let r = try ReadChunkRequest.decode(request.body)
             measure(r.drive, Int(r.length))
             let drive = try store.drive(named: r.drive)
-            if let cache, let answer = try cachedRead(r, drive: drive, cache: cache) { return answer }
-            let buffer = buffers.take(Int(r.length))
-            let segments = try drive.readForTransfer(r.key, offset: Int(r.offset), into: buffer.bytes)
-            return .data(head: ReadChunkReply(segments: segments).encoded, .buffer(buffer))
+            return try read(r, from: drive)
         case .deleteChunk:
             let r = try ChunkRequest.decode(request.body, type: .deleteChunk)
             measure(r.drive, 0)
@@ -179,26 +176,29 @@ public struct StorageService: RequestHandler {
         }
     }
 
-    /// Answers read `r` from `cache`: a hit is sent from the cached buffer; a miss that covers at
-    /// least half of a chunk the cache admits reads it whole (every block checked), keeps it, and
-    /// is sent from it. Nil: anything else, for the drive to serve as before.
-    private func cachedRead(_ r: ReadChunkRequest, drive: Drive, cache: ChunkCache) throws(StorageError) -> Response? {
-        let offset = Int(r.offset), length = Int(r.length)
-        if let hit = cache.lookup(drive: r.drive, key: r.key, path: drive.filePath(for: r.key)) {
+    /// Answers read `r`: from the chunk cache when it holds the chunk, else from the drive, which
+    /// reads the chunk whole for the cache when the read is worth keeping (`Drive.readForTransfer`).
+    private func read(_ r: ReadChunkRequest, from drive: Drive) throws(StorageError) -> Response {
+        let offset = Int(r.offset), count = Int(r.length)
+        if let hit = cache?.lookup(drive: r.drive, key: r.key, path: drive.filePath(for: r.key)) {
             let size = hit.header.dataLength
-            guard offset <= size, length <= size - offset else {
-                throw .rangeOutOfBounds(drive: drive.id, key: r.key, offset: offset, count: length, length: size)
+            guard offset <= size, count <= size - offset else {
+                throw .rangeOutOfBounds(drive: drive.id, key: r.key, offset: offset, count: count, length: size)
             }
-            let range = offset..<(offset + length)
-            return .data(head: ReadChunkReply(segments: hit.segments(range)).encoded, .buffer(hit.data.view(range)))
+            return Self.answer(hit, offset..<(offset + count))
         }
-        // A range past any chunk the cache would take is left to the drive, which names the error.
-        guard length > 0, offset <= cache.maxChunkBytes, length <= cache.maxChunkBytes - offset,
-              let whole = try drive.readWhole(r.key, covering: offset..<(offset + length), maxLength: cache.maxChunkBytes, buffers: buffers)
-        else { return nil }
-        cache.insert(drive: r.drive, whole)
-        let range = offset..<(offset + length)
-        return .data(head: ReadChunkReply(segments: whole.segments(range)).encoded, .buffer(whole.data.view(range)))
+        switch try drive.readForTransfer(r.key, offset: offset, count: count, buffers: buffers, wholeUpTo: cache?.maxChunkBytes ?? 0) {
+        case let .range(buffer, segments):
+            return .data(head: ReadChunkReply(segments: segments).encoded, .buffer(buffer))
+        case let .whole(chunk):
+            cache?.insert(drive: r.drive, chunk)
+            return Self.answer(chunk, offset..<(offset + count))
+        }
+    }
+
+    /// `range` of a cached chunk, sent from the cache's buffer.
+    private static func answer(_ chunk: ChunkCache.Chunk, _ range: Range<Int>) -> Response {
+        .data(head: ReadChunkReply(segments: chunk.segments(range)).encoded, .buffer(chunk.data.view(range)))
     }
 
     /// The wire form of a storage error: its kind as a code, its full sentence as the message.
