@@ -21,24 +21,17 @@ public struct CUDAHostRegistrar: ArenaRegistrar {
     public let library: String
 
     /// The names tried, newest CUDA first.
-    public static let libraryNames = ["libcudart.so", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so.11"]
+    public static var libraryNames: [String] { CUDALibrary.names }
 
     /// The registrar over the first libcudart that opens and has both functions, or why none did.
     public static func load() -> Result<CUDAHostRegistrar, BufferError> {
-        var tried: [String] = []
-        for name in libraryNames {
-            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
-                tried.append("\(name): \(dlerror().map { String(cString: $0) } ?? "not found")")
-                continue
-            }
-            guard let r = dlsym(handle, "cudaHostRegister"), let u = dlsym(handle, "cudaHostUnregister") else {
-                tried.append("\(name): no cudaHostRegister/cudaHostUnregister")
-                continue
-            }
-            return .success(CUDAHostRegistrar(registerFn: unsafeBitCast(r, to: RegisterFn.self),
-                                              unregisterFn: unsafeBitCast(u, to: UnregisterFn.self), library: name))
+        switch CUDALibrary.open(needing: ["cudaHostRegister", "cudaHostUnregister"]) {
+        case let .failure(e):
+            return .failure(.registrationFailed(registrar: "cuda", reason: e.reason))
+        case let .success(lib):
+            return .success(CUDAHostRegistrar(registerFn: unsafeBitCast(lib.symbols[0], to: RegisterFn.self),
+                                              unregisterFn: unsafeBitCast(lib.symbols[1], to: UnregisterFn.self), library: lib.name))
         }
-        return .failure(.registrationFailed(registrar: "cuda", reason: "libcudart is not available (" + tried.joined(separator: "; ") + ")"))
     }
 
     public func register(_ base: UnsafeMutableRawPointer, bytes: Int) throws(BufferError) -> any ArenaRegistration {

@@ -36,24 +36,17 @@ public struct CUDARuntime: Sendable {
 
     /// The runtime over the first libcudart that opens and has every function, or why none did.
     public static func load() -> Result<CUDARuntime, BufferError> {
-        var tried: [String] = []
-        for name in CUDAHostRegistrar.libraryNames {
-            guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
-                tried.append(dlerror().map { String(cString: $0) } ?? "\(name): not found")
-                continue
-            }
-            guard let c = dlsym(handle, "cudaGetDeviceCount"), let m = dlsym(handle, "cudaMalloc"), let f = dlsym(handle, "cudaFree"),
-                  let cp = dlsym(handle, "cudaMemcpy"), let s = dlsym(handle, "cudaDeviceSynchronize") else {
-                tried.append("\(name): lacks one of cudaGetDeviceCount, cudaMalloc, cudaFree, cudaMemcpy, cudaDeviceSynchronize")
-                continue
-            }
+        switch CUDALibrary.open(needing: ["cudaGetDeviceCount", "cudaMalloc", "cudaFree", "cudaMemcpy", "cudaDeviceSynchronize"]) {
+        case let .failure(e):
+            return .failure(.cudaUnavailable(reason: e.reason))
+        case let .success(lib):
+            let f = lib.symbols
             return .success(CUDARuntime(
-                countFn: unsafeBitCast(c, to: CountFn.self), mallocFn: unsafeBitCast(m, to: MallocFn.self),
-                freeFn: unsafeBitCast(f, to: FreeFn.self), memcpyFn: unsafeBitCast(cp, to: MemcpyFn.self),
-                syncFn: unsafeBitCast(s, to: SyncFn.self),
-                errorNameFn: dlsym(handle, "cudaGetErrorName").map { unsafeBitCast($0, to: ErrorNameFn.self) }, library: name))
+                countFn: unsafeBitCast(f[0], to: CountFn.self), mallocFn: unsafeBitCast(f[1], to: MallocFn.self),
+                freeFn: unsafeBitCast(f[2], to: FreeFn.self), memcpyFn: unsafeBitCast(f[3], to: MemcpyFn.self),
+                syncFn: unsafeBitCast(f[4], to: SyncFn.self),
+                errorNameFn: dlsym(lib.handle, "cudaGetErrorName").map { unsafeBitCast($0, to: ErrorNameFn.self) }, library: lib.name))
         }
-        return .failure(.cudaUnavailable(reason: "libcudart is not available (" + tried.joined(separator: "; ") + ")"))
     }
 
     /// The number of CUDA devices (an error where there is no driver or no device).
